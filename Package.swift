@@ -46,7 +46,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "usher", dependencies: ["UsherCLI"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "usher",
+            dependencies: ["UsherCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
 
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto"], swiftSettings: swiftSettings),

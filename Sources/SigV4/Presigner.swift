@@ -209,3 +209,16 @@ private func withUTF8<R>(_ string: inout String?, _ body: (UnsafeBufferPointer<U
     guard string != nil else { return body(nil) }
     return string!.withUTF8 { body($0) }
 }
+
+extension ResponseOverrides {
+    /// `attachment; filename="ASCII"; filename*=UTF-8''<pct-encoded>` (RFC 6266): the quoted form for old
+    /// clients, with non-ASCII, `"` and `\` replaced by `_`, and the exact name in RFC 8187's encoding.
+    public static func attachment(filename: String) -> ResponseOverrides {
+        var ascii = ""
+        ascii.unicodeScalars.append(contentsOf: filename.unicodeScalars.map { scalar in
+            scalar.isASCII && scalar != "\"" && scalar != "\\" && scalar.value >= 0x20 && scalar.value != 0x7F ? scalar : "_"
+        })
+        let encoded = URIEncoding.encode(filename, keepSlash: false)
+        return ResponseOverrides(contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)")
+    }
+}

@@ -1,0 +1,38 @@
+/// Reads settings from environment variables with clear messages naming the variable at fault.
+public struct Environment: Sendable {
+    public var values: [String: String]
+
+    public init(_ values: [String: String]) { self.values = values }
+
+    public subscript(name: String) -> String? {
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    public func require(_ name: String) throws(ConfigurationError) -> String {
+        guard let value = self[name] else { throw ConfigurationError("\(name) is not set") }
+        return value
+    }
+
+    public func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = self[name] else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return value
+    }
+
+    public func flag(_ name: String) throws(ConfigurationError) -> Bool {
+        switch self[name]?.lowercased() {
+        case nil, "0", "false", "no", "off": false
+        case "1", "true", "yes", "on": true
+        case let other?: throw ConfigurationError("\(name) must be 0 or 1, got '\(other)'")
+        }
+    }
+}
+
+/// A configuration problem, phrased for the operator.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import UsherCrypto
+import ViewerAuth
+
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Viewer tokens.", subcommands: [Mint.self])
+
+    struct Mint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a viewer token signed with a key of USHER_TOKEN_KEYS (the key needs its private part).")
+
+        @Option(help: "Key id in the JWKS file.") var kid: String
+        @Option(help: "A generation id the token opens (repeatable).") var vid: [String] = []
+        @Option(help: "An owner whose generations the token opens.") var own: String?
+        @Option(help: "Viewer id (sub).") var sub: String?
+        @Option(help: "Token id (jti), for revocation.") var jti: String?
+        @Option(help: "Lifetime in seconds.") var ttl: Int = 3600
+        @Option(help: "JWKS file; default USHER_TOKEN_KEYS.") var keys: String?
+        @Option(help: "Audience; default USHER_TOKEN_AUDIENCE or usher.") var audience: String?
+
+        func validate() throws {
+            guard !vid.isEmpty || own != nil else { throw ValidationError("give at least one --vid or --own") }
+            guard ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
+        }
+
+        func run() throws {
+            let environment = Environment(ProcessInfo.processInfo.environment)
+            let keySet = try loadKeySet(path: keys ?? environment.require("USHER_TOKEN_KEYS"))
+            guard let key = keySet.keys.first(where: { $0.id == kid }) else {
+                throw ValidationError("no key with kid \"\(kid)\" in the key file")
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            var claims = ViewerTokenMinter.Claims(issuedAt: now, expiresAt: now + Int64(ttl))
+            claims.videoIDs = vid
+            claims.owner = own
+            claims.subject = sub
+            claims.tokenID = jti
+            claims.audience = audience ?? environment["USHER_TOKEN_AUDIENCE"] ?? "usher"
+            print(try ViewerTokenMinter(key: key).mint(claims))
+        }
+    }
+}
+
+/// Reads and parses a JWKS file, naming the file in any error.
+func loadKeySet(path: String) throws -> ViewerKeySet {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigurationError("cannot read key file \(path)")
+    }
+    do {
+        return try ViewerKeySet(jwks: [UInt8](data))
+    } catch {
+        throw ConfigurationError("\(path): \(error)")
+    }
+}

@@ -1,0 +1,12 @@
+public import ArgumentParser
+
+/// `usher`: one executable, a subcommand per role or task (CONTRACT § Processes and roles).
+public struct UsherCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "usher",
+        abstract: "Mirror fal videos into your bucket and usher viewers to them.",
+        subcommands: [TokenCommand.self, PresignCommand.self]
+    )
+
+    public init() {}
+}
