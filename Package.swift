@@ -52,10 +52,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "UsherTestSupport", path: "Tests/UsherTestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "UsherCLITests", dependencies: ["UsherCLI"], swiftSettings: swiftSettings),
+        .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "UsherCLITests", dependencies: ["UsherCLI", "UsherTestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

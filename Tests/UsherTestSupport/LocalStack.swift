@@ -1,0 +1,74 @@
+public import Foundation
+public import Testing
+
+/// The local stack (deploy/local/stack) as the test command sets it up.
+///
+/// `deploy/local/test` exports `USHER_STACK=1` after starting redis-server, PostgreSQL and SeaweedFS; tests that
+/// need them are enabled only then, so a bare `swift test` skips them with a reason while the test command runs
+/// (and fails) them for real.
+public enum LocalStack {
+    public static let environment = ProcessInfo.processInfo.environment
+
+    public static var isRunning: Bool { environment["USHER_STACK"] == "1" }
+
+    public static let skipReason: Comment = "needs the local stack and its Python peers: run `bash deploy/local/test`"
+
+    /// The venv's Python, with botocore, PyJWT and cryptography.
+    public static var python: String { environment["USHER_PYTHON"] ?? "python3" }
+
+    /// The repository root, found from this file's path.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func script(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent("Tests/Support/\(name)").path
+    }
+}
+
+public struct ProcessFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Runs a program to completion, feeding `input` to its standard input; returns standard output.
+/// Throws with standard error when it exits non-zero.
+public func run(_ executable: String, _ arguments: [String], input: Data = Data(), environment: [String: String]? = nil) throws -> Data {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [executable] + arguments
+    if let environment { process.environment = environment }
+    let stdin = Pipe()
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    // Read both pipes while writing, so a chatty child cannot deadlock on a full pipe.
+    nonisolated(unsafe) var output = Data()
+    nonisolated(unsafe) var errors = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        output = stdout.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    group.enter()
+    DispatchQueue.global().async {
+        errors = stderr.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    try stdin.fileHandleForWriting.write(contentsOf: input)
+    try stdin.fileHandleForWriting.close()
+    group.wait()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw ProcessFailure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
+    }
+    return output
+}
+
+/// Runs one of the Python peers in Tests/Support with the stack's Python, JSON in and JSON out.
+public func runPythonPeer<Output: Decodable>(_ script: String, input: some Encodable, as: Output.Type = Output.self) throws -> Output {
+    let data = try run(LocalStack.python, [LocalStack.script(script)], input: JSONEncoder().encode(input))
+    return try JSONDecoder().decode(Output.self, from: data)
+}
