@@ -66,6 +66,15 @@ extension JSONValue {
 
 /// Where and why JSON was refused.
 public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable {
+        fileprivate let name: String
+        /// Not JSON, or not the JSON that was expected here.
+        public static let syntax = Code(name: "syntax")
+        /// A member name appears twice in one object.
+        public static let duplicateMember = Code(name: "duplicateMember")
+    }
+
+    public let code: Code
     public let offset: Int
     public let reason: String
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
@@ -81,7 +90,9 @@ struct JSONParser {
         self.maximumDepth = maximumDepth
     }
 
-    func error(_ reason: String) -> JSONError { JSONError(offset: index, reason: reason) }
+    func error(_ reason: String, code: JSONError.Code = .syntax) -> JSONError {
+        JSONError(code: code, offset: index, reason: reason)
+    }
 
     mutating func skipWhitespace() {
         while index < bytes.count {
@@ -108,6 +119,58 @@ struct JSONParser {
         }
     }
 
+    /// Streaming access for the token hot path, which reads a few known members without building a tree:
+    /// `beginObject()`, then `nextMember(first:)` until nil, reading each value with `parseValue`, `parseString`
+    /// or `parseNumber`; then `end()`.
+    mutating func beginObject() throws(JSONError) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw error("expected an object") }
+        index += 1
+    }
+
+    /// The next member's name (the cursor then stands at its value), or nil after the closing brace.
+    /// Names are compared in place (`JSONName.is(_:)`), so reading a token's claims builds no strings for them.
+    mutating func nextMember(first: inout Bool) throws(JSONError) -> JSONName? {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end") }
+        if bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return nil
+        }
+        if !first {
+            guard bytes[index] == UInt8(ascii: ",") else { throw error("expected ',' or '}'") }
+            index += 1
+            skipWhitespace()
+        }
+        first = false
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+        let start = index + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        let name: JSONName
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            index = end + 1
+            name = JSONName(raw: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), decoded: nil)
+        } else {
+            // Escapes (or garbage): decode properly, so "\u0065xp" is still "exp".
+            name = JSONName(raw: UnsafeRawBufferPointer(start: nil, count: 0), decoded: try parseString())
+        }
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+        index += 1
+        skipWhitespace()
+        return name
+    }
+
+    /// The byte at the cursor, to choose how to read a value.
+    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    /// Only white space may follow.
+    mutating func end() throws(JSONError) {
+        skipWhitespace()
+        guard index == bytes.count else { throw error("trailing characters after the JSON value") }
+    }
+
     mutating func expectLiteral(_ literal: StaticString) throws(JSONError) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end") }
@@ -118,6 +181,7 @@ struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         index += 1  // {
         var members: [(name: String, value: JSONValue)] = []
+        members.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -127,7 +191,7 @@ struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let name = try parseString()
-            for member in members where member.name == name { throw error("duplicate member \"\(name)\"") }
+            for member in members where member.name == name { throw error("duplicate member \"\(name)\"", code: .duplicateMember) }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
@@ -172,15 +236,19 @@ struct JSONParser {
     mutating func parseString() throws(JSONError) -> String {
         index += 1  // opening quote
         let start = index
+        var isASCII = true
         // Fast path: no escapes.
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
                 let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                // ASCII needs no validation; the generic validating initialiser costs more than the whole scan.
+                if isASCII { return String(decoding: raw, as: UTF8.self) }
                 guard let s = String(validating: raw, as: UTF8.self) else { throw error("string is not valid UTF-8") }
                 return s
             }
+            if c >= 0x80 { isASCII = false }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw error("control character in string") }
             index += 1
@@ -339,5 +407,20 @@ extension JSONValue {
             }
         }
         out += "\""
+    }
+}
+
+/// A member name as it appears in the document, decoded only when it holds escapes.
+struct JSONName {
+    let raw: UnsafeRawBufferPointer
+    let decoded: String?
+
+    @inline(__always)
+    func `is`(_ literal: StaticString) -> Bool {
+        if let decoded { return decoded == literal.description }
+        let count = literal.utf8CodeUnitCount
+        guard raw.count == count else { return false }
+        for i in 0..<count where raw[i] != literal.utf8Start[i] { return false }
+        return true
     }
 }

@@ -27,12 +27,16 @@ public struct ViewerTokenVerifier: Sendable {
 
     public func verify(_ token: UnsafeRawBufferPointer, now: Int64) -> Result<ViewerGrant, TokenRejection> {
         guard token.count <= Self.maximumTokenBytes else { return .failure(.tooLong) }
-        guard let firstDot = token.firstIndex(of: UInt8(ascii: ".")) else { return .failure(.malformed) }
-        guard let secondDot = token[(firstDot + 1)...].firstIndex(of: UInt8(ascii: ".")) else { return .failure(.malformed) }
+        var dots = (first: -1, second: -1)
+        for i in 0..<token.count where token[i] == UInt8(ascii: ".") {
+            if dots.first < 0 { dots.first = i } else if dots.second < 0 { dots.second = i } else { return .failure(.malformed) }
+        }
+        guard dots.second > 0 else { return .failure(.malformed) }
+        let (firstDot, secondDot) = dots
         let headerPart = UnsafeRawBufferPointer(rebasing: token[..<firstDot])
         let claimsPart = UnsafeRawBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
         let signaturePart = UnsafeRawBufferPointer(rebasing: token[(secondDot + 1)...])
-        guard !headerPart.isEmpty, !claimsPart.isEmpty, !signaturePart.contains(UInt8(ascii: ".")) else {
+        guard !headerPart.isEmpty, !claimsPart.isEmpty else {
             return .failure(.malformed)
         }
         let signingInput = UnsafeRawBufferPointer(rebasing: token[..<secondDot])
@@ -73,53 +77,49 @@ public struct ViewerTokenVerifier: Sendable {
         var kid: String?
     }
 
+    /// Marks a member as seen; a second sighting is a duplicate (RFC 7519 §4: reject rather than guess).
+    @inline(__always)
+    private static func see(_ bit: UInt32, in seen: inout UInt32) -> Bool {
+        defer { seen |= bit }
+        return seen & bit == 0
+    }
+
     private func parseHeader(_ json: UnsafeRawBufferPointer) -> Result<Header, TokenRejection> {
-        let header: JSONValue
-        switch parseObject(json) {
-        case .success(let value): header = value
-        case .failure(let rejection): return .failure(rejection)
-        }
-        guard case .object(let members) = header else { return .failure(.malformed) }
+        var parser = JSONParser(bytes: json, maximumDepth: 8)
         var algorithm: ViewerTokenAlgorithm?
+        var algorithmText: String?
         var kid: String?
-        for (name, value) in members {
-            switch name {
-            case "alg":
-                guard case .string(let alg) = value, let known = ViewerTokenAlgorithm(rawValue: alg) else {
+        var seen: UInt32 = 0
+        do {
+            try parser.beginObject()
+            var first = true
+            while let name = try parser.nextMember(first: &first) {
+                if name.is("alg") {
+                    guard Self.see(1, in: &seen) else { return .failure(.duplicateMember) }
+                    guard parser.current == UInt8(ascii: "\"") else { return .failure(.unsupportedAlgorithm) }
+                    algorithmText = try parser.parseString()
+                } else if name.is("kid") {
+                    guard Self.see(2, in: &seen) else { return .failure(.duplicateMember) }
+                    guard parser.current == UInt8(ascii: "\"") else { return .failure(.malformed) }
+                    kid = try parser.parseString()
+                } else if name.is("crit") {
+                    // We understand no extensions, so a critical one must be refused (RFC 7515 §4.1.11).
                     return .failure(.unsupportedAlgorithm)
+                } else {
+                    _ = try parser.parseValue(depth: 1)
                 }
-                algorithm = known
-            case "kid":
-                guard case .string(let id) = value else { return .failure(.malformed) }
-                kid = id
-            case "crit":
-                // We understand no extensions, so a critical one must be refused (RFC 7515 §4.1.11).
-                return .failure(.unsupportedAlgorithm)
-            default:
-                break
             }
+            try parser.end()
+        } catch {
+            return .failure(error.code == .duplicateMember ? .duplicateMember : .malformed)
         }
+        if let algorithmText { algorithm = ViewerTokenAlgorithm(rawValue: algorithmText) }
         guard let algorithm else { return .failure(.unsupportedAlgorithm) }
         return .success(Header(algorithm: algorithm, kid: kid))
     }
 
-    private func parseObject(_ json: UnsafeRawBufferPointer) -> Result<JSONValue, TokenRejection> {
-        do {
-            let value = try JSONValue.parse(json, maximumDepth: 8)
-            guard case .object = value else { return .failure(.malformed) }
-            return .success(value)
-        } catch {
-            return .failure(error.reason.hasPrefix("duplicate member") ? .duplicateMember : .malformed)
-        }
-    }
-
     private func checkClaims(_ json: UnsafeRawBufferPointer, now: Int64) -> Result<ViewerGrant, TokenRejection> {
-        let claims: [(name: String, value: JSONValue)]
-        switch parseObject(json) {
-        case .success(.object(let members)): claims = members
-        case .success: return .failure(.malformed)
-        case .failure(let rejection): return .failure(rejection)
-        }
+        var parser = JSONParser(bytes: json, maximumDepth: 8)
         var exp: Double?
         var nbf: Double?
         var iat: Double?
@@ -128,42 +128,53 @@ public struct ViewerTokenVerifier: Sendable {
         var tokenID: String?
         var videoIDs: [String] = []
         var owner: String?
-        for (name, value) in claims {
-            switch name {
-            case "exp", "nbf", "iat":
-                guard case .number(let seconds) = value else { return .failure(.invalidClaim) }
-                if name == "exp" { exp = seconds } else if name == "nbf" { nbf = seconds } else { iat = seconds }
-            case "aud":
-                switch value {
-                case .string(let aud): audienceOK = aud == audience
-                case .array(let auds):
-                    guard auds.allSatisfy({ $0.stringValue != nil }) else { return .failure(.invalidClaim) }
-                    audienceOK = auds.contains(.string(audience))
-                default: return .failure(.invalidClaim)
-                }
-            case "sub":
-                guard case .string(let s) = value else { return .failure(.invalidClaim) }
-                subject = s
-            case "jti":
-                guard case .string(let s) = value else { return .failure(.invalidClaim) }
-                tokenID = s
-            case "vid":
-                switch value {
-                case .string(let id): videoIDs = [id]
-                case .array(let ids):
-                    videoIDs.reserveCapacity(ids.count)
-                    for id in ids {
-                        guard case .string(let s) = id else { return .failure(.invalidClaim) }
-                        videoIDs.append(s)
+        var seen: UInt32 = 0
+        do {
+            try parser.beginObject()
+            var first = true
+            while let name = try parser.nextMember(first: &first) {
+                let timeBit: UInt32 = name.is("exp") ? 1 : name.is("nbf") ? 2 : name.is("iat") ? 4 : 0
+                let stringBit: UInt32 = timeBit != 0 ? 0 : name.is("sub") ? 16 : name.is("jti") ? 32 : name.is("own") ? 64 : 0
+                if timeBit != 0 {
+                    guard Self.see(timeBit, in: &seen) else { return .failure(.duplicateMember) }
+                    guard let c = parser.current, c == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) else {
+                        return .failure(.invalidClaim)
                     }
-                default: return .failure(.invalidClaim)
+                    let seconds = try parser.parseNumber()
+                    if timeBit == 1 { exp = seconds } else if timeBit == 2 { nbf = seconds } else { iat = seconds }
+                } else if stringBit != 0 {
+                    guard Self.see(stringBit, in: &seen) else { return .failure(.duplicateMember) }
+                    guard parser.current == UInt8(ascii: "\"") else { return .failure(.invalidClaim) }
+                    let value = try parser.parseString()
+                    if stringBit == 16 { subject = value } else if stringBit == 32 { tokenID = value } else { owner = value }
+                } else if name.is("aud") {
+                    guard Self.see(8, in: &seen) else { return .failure(.duplicateMember) }
+                    switch try parser.parseValue(depth: 1) {
+                    case .string(let aud): audienceOK = aud == audience
+                    case .array(let auds):
+                        guard auds.allSatisfy({ $0.stringValue != nil }) else { return .failure(.invalidClaim) }
+                        audienceOK = auds.contains(.string(audience))
+                    default: return .failure(.invalidClaim)
+                    }
+                } else if name.is("vid") {
+                    guard Self.see(128, in: &seen) else { return .failure(.duplicateMember) }
+                    if parser.current == UInt8(ascii: "\"") {
+                        videoIDs = [try parser.parseString()]
+                    } else {
+                        guard case .array(let ids) = try parser.parseValue(depth: 1) else { return .failure(.invalidClaim) }
+                        videoIDs.reserveCapacity(ids.count)
+                        for id in ids {
+                            guard case .string(let s) = id else { return .failure(.invalidClaim) }
+                            videoIDs.append(s)
+                        }
+                    }
+                } else {
+                    _ = try parser.parseValue(depth: 1)
                 }
-            case "own":
-                guard case .string(let s) = value else { return .failure(.invalidClaim) }
-                owner = s
-            default:
-                break
             }
+            try parser.end()
+        } catch {
+            return .failure(error.code == .duplicateMember ? .duplicateMember : .malformed)
         }
         guard let exp else { return .failure(.missingExpiry) }
         let current = Double(now)

@@ -90,6 +90,7 @@ import ViewerAuth
             Forgery(name: "no scope", token: F.hs256(header: F.hsHeader, claims: F.claims(extra: "")), expected: .noScope),
             Forgery(name: "empty vid array", token: F.hs256(header: F.hsHeader, claims: F.claims(extra: #","vid":[]"#)), expected: .noScope),
             Forgery(name: "duplicate exp claim", token: F.hs256(header: F.hsHeader, claims: #"{"exp":1,"vid":"v1","exp":\#(F.now + 60)}"#), expected: .duplicateMember),
+            Forgery(name: "duplicate exp spelled with an escape", token: F.hs256(header: F.hsHeader, claims: #"{"exp":\#(F.now + 60),"vid":"v1","\u0065xp":1}"#), expected: .duplicateMember),
             Forgery(name: "duplicate alg in header", token: F.hs256(header: #"{"alg":"none","kid":"hs1","alg":"HS256"}"#, claims: F.claims()), expected: .duplicateMember),
             Forgery(name: "trailing garbage after the claims JSON", token: F.hs256(header: F.hsHeader, claims: F.claims() + "x"), expected: .malformed),
             Forgery(name: "a fourth segment", token: validHS + ".e30", expected: .malformed),
