@@ -34,17 +34,20 @@ struct SeaweedFSTests {
         #expect(result.status == 200, "PUT \(key): \(String(decoding: result.body, as: UTF8.self))")
     }
 
-    @Test(arguments: ["videos/plain.mp4", "videos/with space+plus=eq&amp?q#h.mp4", "videos/日本 🎬/ü~'()!*.mp4", "videos//double/./x.mp4"])
+    /// (Dot segments such as `/./` are signed exactly as botocore signs them, see BotocoreCrossCheckTests, but
+    /// HTTP clients and browsers remove them from URLs before sending, so no client can fetch such a key.)
+    @Test(arguments: ["videos/plain.mp4", "videos/with space+plus=eq&amp?q#h.mp4", "videos/日本 🎬/ü~'()!*.mp4", "videos//double//x.mp4"])
     func presignedGETFetchesTheObject(key: String) async throws {
         try await put(key)
         let url = try presigner.presignedGET(key: key, ttl: 900, now: now).url
         let full = try await TestHTTP.request(url)
         #expect(full.status == 200)
-        #expect(full.body == body)
+        #expect(full.body.count == body.count)
+        #expect(SHA256.hash([UInt8](full.body)) == SHA256.hash([UInt8](body)), "body differs: \(String(decoding: full.body.prefix(300), as: UTF8.self))")
 
         let range = try await TestHTTP.request(url, headers: [("Range", "bytes=100-199")])
         #expect(range.status == 206)
-        #expect(range.body == body[100..<200])
+        #expect([UInt8](range.body) == [UInt8](body[100..<200]), "\(String(decoding: range.body.prefix(300), as: UTF8.self))")
 
         let head = try await TestHTTP.request(url, method: "HEAD")
         #expect(head.status == 200)
