@@ -121,3 +121,38 @@ public struct S3Endpoint: Sendable, Equatable {
         return "\(host):\(port)"
     }
 }
+
+extension S3Configuration {
+    /// The object's unsigned URL in the bucket (the `cdn_url` when no public base URL is set).
+    public func objectURL(key: String) -> String {
+        let (authority, _) = hostNames()
+        return "\(endpoint.scheme)://\(authority)\(pathPrefix())\(URIEncoding.encode(key, keepSlash: true))"
+    }
+}
+
+/// Public (unsigned) URLs under `PUBLIC_BASE_URL`: the key encoded as in an S3 canonical path.
+public struct PublicURLBuilder: Sendable {
+    public let baseURL: String
+
+    /// Trailing slashes of `baseURL` are trimmed.
+    public init(baseURL: String) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+    }
+
+    public func url(key: String) -> String { baseURL + "/" + URIEncoding.encode(key, keepSlash: true) }
+}
+
+/// The canonical URL we own for an object: under `PUBLIC_BASE_URL` when set, else the bucket's own URL.
+public struct CDNURLs: Sendable {
+    let s3: S3Configuration
+    let publicURLs: PublicURLBuilder?
+
+    public init(s3: S3Configuration, publicBaseURL: String?) {
+        self.s3 = s3
+        self.publicURLs = publicBaseURL.map(PublicURLBuilder.init(baseURL:))
+    }
+
+    public func url(key: String) -> String { publicURLs?.url(key: key) ?? s3.objectURL(key: key) }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SigV4
+import UsherServer
 
 struct PresignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import UsherCrypto
+import UsherServer
 import ViewerAuth
 
 struct TokenCommand: AsyncParsableCommand {
@@ -27,7 +28,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() throws {
             let environment = Environment(ProcessInfo.processInfo.environment)
-            let keySet = try loadKeySet(path: keys ?? environment.require("USHER_TOKEN_KEYS"))
+            let keySet = try loadViewerKeySet(path: keys ?? environment.require("USHER_TOKEN_KEYS"))
             guard let key = keySet.keys.first(where: { $0.id == kid }) else {
                 throw ValidationError("no key with kid \"\(kid)\" in the key file")
             }
@@ -40,17 +41,5 @@ struct TokenCommand: AsyncParsableCommand {
             claims.audience = audience ?? environment["USHER_TOKEN_AUDIENCE"] ?? "usher"
             print(try ViewerTokenMinter(key: key).mint(claims))
         }
-    }
-}
-
-/// Reads and parses a JWKS file, naming the file in any error.
-func loadKeySet(path: String) throws -> ViewerKeySet {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ConfigurationError("cannot read key file \(path)")
-    }
-    do {
-        return try ViewerKeySet(jwks: [UInt8](data))
-    } catch {
-        throw ConfigurationError("\(path): \(error)")
     }
 }

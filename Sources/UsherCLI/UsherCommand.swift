@@ -5,8 +5,15 @@ public struct UsherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "usher",
         abstract: "Mirror fal videos into your bucket and usher viewers to them.",
-        subcommands: [TokenCommand.self, PresignCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, TokenCommand.self, PresignCommand.self]
     )
 
     public init() {}
+}
+
+extension UsherCommand {
+    /// Parses `CommandLine.arguments` and runs the chosen subcommand (async ones included), then exits.
+    public static func runMain() async {
+        await main()
+    }
 }

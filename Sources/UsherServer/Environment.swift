@@ -22,6 +22,23 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// A duration in seconds (`2`, `0.5`) or with a unit (`250ms`, `2s`), as milliseconds.
+    public func milliseconds(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let text = self[name] else { return defaultValue }
+        let value: Double?
+        if text.hasSuffix("ms") {
+            value = Double(text.dropLast(2))
+        } else if text.hasSuffix("s") {
+            value = Double(text.dropLast()).map { $0 * 1000 }
+        } else {
+            value = Double(text).map { $0 * 1000 }
+        }
+        guard let value, value.isFinite, range.contains(Int(value)) else {
+            throw ConfigurationError("\(name) must be a duration such as 2, 0.5s or 250ms (within \(range.lowerBound)...\(range.upperBound) ms), got '\(text)'")
+        }
+        return Int(value)
+    }
+
     public func flag(_ name: String) throws(ConfigurationError) -> Bool {
         switch self[name]?.lowercased() {
         case nil, "0", "false", "no", "off": false

@@ -1,0 +1,49 @@
+public import Gateway
+public import Hummingbird
+public import Postgres
+public import SigV4
+import Prometheus
+
+/// What the app listener's routes need.
+public struct AppDependencies: Sendable {
+    public var store: GenerationStore
+    public var lookup: GenerationLookup
+    public var readiness: Readiness
+    public var cdnURLs: CDNURLs
+    /// `USHER_ADMIN_TOKENS`; empty refuses every `/v1` request.
+    public var adminTokens: [String]
+    /// The `webhook` role: admin API (and later the fal webhook and the demo).
+    public var servesAdmin: Bool
+
+    public init(
+        store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool
+    ) {
+        self.store = store
+        self.lookup = lookup
+        self.readiness = readiness
+        self.cdnURLs = cdnURLs
+        self.adminTokens = adminTokens
+        self.servesAdmin = servesAdmin
+    }
+}
+
+/// Every route of the app listener, in one place: health and metrics in every role; `/v1` with `webhook`.
+public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.get("healthz") { _, _ in "ok\n" }
+    router.get("readyz") { _, _ -> Response in
+        let status = await dependencies.readiness.check()
+        let body = "redis: \(status.redis ? "up" : "down")\npostgres: \(status.postgres ? "up" : "down")\n"
+        return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+    router.get("metrics") { _, _ -> Response in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))
+    }
+    if dependencies.servesAdmin {
+        let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
+        GenerationsController(store: dependencies.store, lookup: dependencies.lookup, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
+    }
+    return router
+}

@@ -1,0 +1,21 @@
+import CoreMetrics
+public import Prometheus
+
+/// The process's one Prometheus registry behind swift-metrics. Bootstrapped once, whether by `usher serve` or by
+/// tests building several servers in one process.
+public enum UsherMetrics {
+    public static let registry = PrometheusCollectorRegistry()
+
+    private static let bootstrapped: Void = {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // The edge answers in tens of microseconds; the default buckets start at 5 ms.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        MetricsSystem.bootstrap(factory)
+    }()
+
+    public static func bootstrap() { _ = bootstrapped }
+}

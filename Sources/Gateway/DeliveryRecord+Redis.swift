@@ -1,0 +1,65 @@
+import Postgres
+
+/// How a delivery record is stored in Redis under `usher:gen:{id}`.
+///
+/// Binary-safe and cheap to parse on the hot path: a version byte, then status, visibility and three
+/// length-prefixed optional fields (owner, object key, fal URL). `0` alone marks an id known not to exist.
+extension DeliveryRecord {
+    static let absentMarker: [UInt8] = [UInt8(ascii: "0")]
+
+    static func redisKey(_ id: String) -> [UInt8] { Array("usher:gen:".utf8) + Array(id.utf8) }
+
+    var redisValue: [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "1")]
+        let statusByte: UInt8 = switch status {
+        case .pending: UInt8(ascii: "P")
+        case .mirroring: UInt8(ascii: "M")
+        case .completed: UInt8(ascii: "C")
+        case .failed: UInt8(ascii: "F")
+        }
+        out.append(statusByte)
+        out.append(visibility == .public ? UInt8(ascii: "u") : UInt8(ascii: "r"))
+        for field in [owner, objectKey, falURL] {
+            guard let field else {
+                out.append(contentsOf: [0xFF, 0xFF, 0xFF, 0xFF])
+                continue
+            }
+            let bytes = Array(field.utf8)
+            let count = UInt32(bytes.count)
+            out.append(contentsOf: [UInt8(count >> 24), UInt8(count >> 16 & 0xFF), UInt8(count >> 8 & 0xFF), UInt8(count & 0xFF)])
+            out.append(contentsOf: bytes)
+        }
+        return out
+    }
+
+    /// nil for bytes this version did not write (treated as a cache miss).
+    init?(redisValue bytes: [UInt8]) {
+        guard bytes.count >= 3, bytes[0] == UInt8(ascii: "1") else { return nil }
+        let status: Generation.Status
+        switch bytes[1] {
+        case UInt8(ascii: "P"): status = .pending
+        case UInt8(ascii: "M"): status = .mirroring
+        case UInt8(ascii: "C"): status = .completed
+        case UInt8(ascii: "F"): status = .failed
+        default: return nil
+        }
+        var index = 3
+        var fields: [String?] = []
+        for _ in 0..<3 {
+            guard index + 4 <= bytes.count else { return nil }
+            let count = UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16 | UInt32(bytes[index + 2]) << 8 | UInt32(bytes[index + 3])
+            index += 4
+            if count == 0xFFFF_FFFF {
+                fields.append(nil)
+                continue
+            }
+            guard index + Int(count) <= bytes.count else { return nil }
+            fields.append(String(decoding: bytes[index..<(index + Int(count))], as: UTF8.self))
+            index += Int(count)
+        }
+        guard index == bytes.count else { return nil }
+        self.init(
+            status: status, visibility: bytes[2] == UInt8(ascii: "u") ? .public : .private,
+            owner: fields[0], objectKey: fields[1], falURL: fields[2])
+    }
+}

@@ -1,0 +1,69 @@
+public import Logging
+public import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+public import ServiceLifecycle
+
+/// The edge listener (`USHER_LISTEN`) as a service: binds, serves until graceful shutdown, then stops
+/// accepting, lets every request whose head was read finish, closes idle keep-alive connections, and returns.
+public final class EdgeServer: Service, Sendable {
+    public let host: String
+    public let port: Int
+    private let service: EdgeService
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let metrics = EdgeMetrics()
+    private let boundPromise: EventLoopPromise<SocketAddress>
+
+    public init(host: String, port: Int, service: EdgeService, group: any EventLoopGroup, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.service = service
+        self.group = group
+        self.logger = logger
+        self.boundPromise = group.next().makePromise()
+    }
+
+    /// The address actually bound (useful with port 0 in tests).
+    public var localAddress: EventLoopFuture<SocketAddress> { boundPromise.futureResult }
+
+    public func run() async throws {
+        let quiesce = ServerQuiescingHelper(group: group)
+        let service = self.service
+        let metrics = self.metrics
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                    }
+                }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(EdgeHandler(service: service, metrics: metrics))
+                    }
+                }
+                .bind(host: host, port: port).get()
+        } catch {
+            boundPromise.fail(error)
+            throw error
+        }
+        if let address = channel.localAddress { boundPromise.succeed(address) }
+        logger.info("edge listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            let done = channel.eventLoop.makePromise(of: Void.self)
+            quiesce.initiateShutdown(promise: done)
+        }
+        logger.info("edge stopped")
+    }
+}

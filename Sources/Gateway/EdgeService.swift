@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import NIOCore
+import NIOHTTP1
+import Postgres
+public import SigV4
+import ViewerAuth
+
+/// The edge's decisions, in CONTRACT order, independent of sockets: the handler asks, this answers.
+///
+/// Everything here runs on the connection's event loop; a request either answers at once (cached record,
+/// health, errors) or after one future from the lookup chain that completes on the same loop.
+public final class EdgeService: Sendable {
+    enum Answer {
+        case now(EdgeReply)
+        case later(EventLoopFuture<EdgeReply>)
+    }
+
+    let configuration: GatewayConfiguration
+    let presigner: Presigner
+    let publicURLs: PublicURLBuilder?
+    let keys: ViewerKeys
+    let lookup: GenerationLookup
+    let readiness: Readiness
+    private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
+    private let group: any EventLoopGroup
+
+    public init(
+        configuration: GatewayConfiguration, presigner: Presigner, keys: ViewerKeys, lookup: GenerationLookup,
+        readiness: Readiness, group: any EventLoopGroup
+    ) {
+        self.configuration = configuration
+        self.presigner = presigner
+        self.publicURLs = configuration.publicBaseURL.map(PublicURLBuilder.init(baseURL:))
+        self.keys = keys
+        self.lookup = lookup
+        self.readiness = readiness
+        self.group = group
+        var caches: [ObjectIdentifier: LoopBound<TokenCache>] = [:]
+        for loop in group.makeIterator() {
+            caches[ObjectIdentifier(loop)] = LoopBound(TokenCache(capacity: configuration.tokenCacheCapacity), eventLoop: loop)
+        }
+        self.tokenCaches = caches
+    }
+
+    static func unixNow() -> Int64 { Int64(time(nil)) }
+
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+        guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
+        let (route, query) = EdgeRequest.parse(uri: uri)
+        switch route {
+        case .healthz:
+            return .now(.text(.ok, "ok\n"))
+        case .readyz:
+            return .later(readiness.check(on: loop).map { status in
+                .text(status.ready ? .ok : .serviceUnavailable, "redis: \(status.redis ? "up" : "down")\npostgres: \(status.postgres ? "up" : "down")\n")
+            })
+        case .unknown:
+            return .now(.problem(.unknownRoute))
+        case .malformedID:
+            return .now(.problem(.notFound))
+        case .share:
+            // Share links arrive with their own issue; until then no code exists.
+            return .now(.problem(.notFound))
+        case .video(let id):
+            guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
+            return video(String(id), query: query, headers: headers, on: loop)
+        }
+    }
+
+    private func video(_ id: String, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+        let now = Self.unixNow()
+        let token = EdgeRequest.token(authorization: headers.first(name: "authorization"), query: query, cookie: headers.first(name: "cookie"))
+        var grant: ViewerGrant?
+        if let token {
+            // A forged token costs no lookup: refuse it before touching Redis or Postgres.
+            guard let verified = verify(token, now: now, on: loop) else {
+                return .now(.problem(.invalidToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher", error="invalid_token""#)]))
+            }
+            grant = verified
+        }
+        let download = EdgeRequest.download(query)
+        if download == .invalid { return .now(.problem(.badDownload)) }
+
+        if let outcome = lookup.cached(id, on: loop) {
+            return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
+        }
+        return .later(lookup.resolve(id, on: loop).map { outcome in
+            self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+        })
+    }
+
+    private func verify(_ token: String, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
+        let (verifier, generation) = keys.snapshot
+        let signature = token.lastIndex(of: ".").map { token[token.index(after: $0)...] } ?? token[...]
+        guard let bound = tokenCaches[ObjectIdentifier(loop)] else {
+            return try? verifier.verify(token, now: now).get()
+        }
+        let cache = bound.value
+        if cache.generation != generation {
+            cache.removeAll()
+            cache.generation = generation
+        }
+        if let grant = cache.grant(for: token, signature: signature, now: now) { return grant }
+        guard case .success(let grant) = verifier.verify(token, now: now) else { return nil }
+        cache.store(grant, token: token, signature: signature, validUntil: grant.expiresAt + verifier.leeway, now: now)
+        return grant
+    }
+
+    private func decide(_ outcome: LookupOutcome, id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64) -> EdgeReply {
+        let record: DeliveryRecord
+        switch outcome {
+        case .unavailable:
+            return .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
+        case .absent:
+            return .problem(.notFound)
+        case .found(let found):
+            record = found
+        }
+        if record.visibility == .private {
+            guard let grant else {
+                return .problem(.missingToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher""#)])
+            }
+            guard grant.covers(videoID: id, owner: record.owner) else { return .problem(.forbidden) }
+        }
+        switch record.status {
+        case .pending, .mirroring:
+            if configuration.originFallback, let falURL = record.falURL {
+                return .redirect(to: falURL, cacheControl: "no-store")
+            }
+            return .problem(.notReady, extraHeaders: [("Retry-After", String(configuration.retryAfterNotReady))])
+        case .failed:
+            return .problem(.gone)
+        case .completed:
+            break
+        }
+        guard let key = record.objectKey else { return .problem(.gone) }
+        var overrides = ResponseOverrides.none
+        if case .attachment(let filename) = download {
+            overrides = .attachment(filename: filename ?? String(key.split(separator: "/").last ?? Substring(key)))
+        }
+        if record.visibility == .public, let publicURLs, overrides == .none {
+            return .redirect(to: publicURLs.url(key: key), cacheControl: "public, max-age=\(configuration.publicMaxAge)")
+        }
+        guard let presigned = try? presigner.presignedGET(key: key, ttl: configuration.presignTTL, now: now, overrides: overrides) else {
+            return .problem(.gone)
+        }
+        let maxAge = max(0, presigned.expiresAt - now - 60)
+        return .redirect(to: presigned.url, cacheControl: "private, max-age=\(maxAge)")
+    }
+}

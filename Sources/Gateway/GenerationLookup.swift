@@ -1,0 +1,184 @@
+import Metrics
+public import NIOCore
+public import Postgres
+public import RedisClient
+import Synchronization
+
+/// What the lookup chain knows about an id.
+public enum LookupOutcome: Sendable, Equatable {
+    case found(DeliveryRecord)
+    /// No such generation (possibly from a negative cache entry).
+    case absent
+    /// Neither Redis nor Postgres could answer.
+    case unavailable
+}
+
+/// The read path for `/v/{id}`: in-process cache → Redis → Postgres, filling the layers above on the way back.
+///
+/// - The in-process cache is per event loop (no locks) and short-lived (`localTTL`), so writes elsewhere show
+///   within that time even without invalidation.
+/// - Unknown ids are cached too (`negativeTTL` in Redis, `localTTL` here), so a flood of random ids costs one
+///   Postgres query per id and period, not per request.
+/// - Concurrent Postgres misses for one id share one query, whichever loops they come from.
+/// - Redis down: Postgres answers (and nothing is written back); Postgres down: Redis still answers.
+public final class GenerationLookup: Sendable {
+    public struct Configuration: Sendable {
+        /// In-process TTL; zero turns the in-process cache off. Default 2 s (`USHER_LOCAL_CACHE_TTL`).
+        public var localTTL: Duration = .seconds(2)
+        /// Entries per process (`USHER_LOCAL_CACHE_SIZE`), split over the event loops. Default 100,000.
+        public var localCapacity: Int = 100_000
+        /// How long Redis remembers a found record. Default 1 day; writers refresh or delete it.
+        public var positiveTTL: Int = 86_400
+        /// How long Redis remembers an unknown id. Default 30 s.
+        public var negativeTTL: Int = 30
+
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let redis: RedisClient
+    let store: GenerationStore
+    private let caches: [ObjectIdentifier: LoopBound<LocalCache<LookupOutcome>>]
+    private let inFlight = Mutex<[String: EventLoopFuture<DeliveryRecord?>]>([:])
+    private let metrics = LookupMetrics()
+
+    public init(configuration: Configuration, redis: RedisClient, store: GenerationStore, group: any EventLoopGroup) {
+        self.configuration = configuration
+        self.redis = redis
+        self.store = store
+        var caches: [ObjectIdentifier: LoopBound<LocalCache<LookupOutcome>>] = [:]
+        let loops = Array(group.makeIterator())
+        for loop in loops {
+            caches[ObjectIdentifier(loop)] = LoopBound(LocalCache(capacity: configuration.localCapacity / max(1, loops.count)), eventLoop: loop)
+        }
+        self.caches = caches
+    }
+
+    private var localEnabled: Bool { configuration.localTTL > .zero }
+
+    /// The in-process answer, if any; must be called on `loop`. Lets the edge handler answer without a future.
+    public func cached(_ id: String, on loop: any EventLoop) -> LookupOutcome? {
+        guard localEnabled, let cache = caches[ObjectIdentifier(loop)]?.value else { return nil }
+        let outcome = cache.get(id, now: .now())
+        metrics.local(hit: outcome != nil)
+        return outcome
+    }
+
+    /// The full chain below the in-process cache; completes on `loop`.
+    public func resolve(_ id: String, on loop: any EventLoop) -> EventLoopFuture<LookupOutcome> {
+        let key = DeliveryRecord.redisKey(id)
+        return redis.send([Array("GET".utf8), key], on: loop).flatMap { reply in
+            switch reply {
+            case .bulk(let bytes):
+                if bytes == DeliveryRecord.absentMarker {
+                    self.metrics.redis(hit: true)
+                    return loop.makeSucceededFuture(self.remember(.absent, id, on: loop))
+                }
+                if let record = DeliveryRecord(redisValue: bytes) {
+                    self.metrics.redis(hit: true)
+                    return loop.makeSucceededFuture(self.remember(.found(record), id, on: loop))
+                }
+                fallthrough
+            default:
+                self.metrics.redis(hit: false)
+                return self.readThrough(id, on: loop, fillRedis: true)
+            }
+        }.flatMapError { _ in
+            self.metrics.redisError()
+            return self.readThrough(id, on: loop, fillRedis: false)
+        }
+    }
+
+    private func readThrough(_ id: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<LookupOutcome> {
+        let shared: EventLoopFuture<DeliveryRecord?> = inFlight.withLock { running in
+            if let future = running[id] { return future }
+            let future = store.delivery(id, on: loop)
+            running[id] = future
+            future.whenComplete { _ in _ = self.inFlight.withLock { $0.removeValue(forKey: id) } }
+            return future
+        }
+        return shared.hop(to: loop).map { record in
+            self.metrics.postgres(found: record != nil)
+            let outcome: LookupOutcome = record.map { .found($0) } ?? .absent
+            if fillRedis { self.fillRedis(id, outcome, on: loop) }
+            return self.remember(outcome, id, on: loop)
+        }.recover { _ in
+            self.metrics.postgresError()
+            return .unavailable
+        }
+    }
+
+    private func remember(_ outcome: LookupOutcome, _ id: String, on loop: any EventLoop) -> LookupOutcome {
+        if localEnabled, let cache = caches[ObjectIdentifier(loop)]?.value {
+            cache.set(id, outcome, expires: .now() + TimeAmount(configuration.localTTL))
+        }
+        return outcome
+    }
+
+    private func fillRedis(_ id: String, _ outcome: LookupOutcome, on loop: any EventLoop) {
+        let value: [UInt8]
+        let ttl: Int
+        switch outcome {
+        case .found(let record):
+            value = record.redisValue
+            ttl = configuration.positiveTTL
+        case .absent:
+            value = DeliveryRecord.absentMarker
+            ttl = configuration.negativeTTL
+        case .unavailable:
+            return
+        }
+        _ = redis.send([Array("SET".utf8), DeliveryRecord.redisKey(id), value, Array("EX".utf8), Array(String(ttl).utf8)], on: loop)
+    }
+
+    /// After a write: Redis gets the new record (or forgets the id) and every loop drops its copy.
+    public func refresh(_ id: String, record: DeliveryRecord?) async {
+        if let record {
+            _ = try? await redis.send([
+                Array("SET".utf8), DeliveryRecord.redisKey(id), record.redisValue, Array("EX".utf8), Array(String(configuration.positiveTTL).utf8),
+            ])
+        } else {
+            _ = try? await redis.send([Array("DEL".utf8), DeliveryRecord.redisKey(id)])
+        }
+        forgetLocally(id)
+    }
+
+    /// Drops the id from every loop's in-process cache.
+    public func forgetLocally(_ id: String) {
+        for cache in caches.values { cache.eventLoop.execute { cache.value.remove(id) } }
+    }
+}
+
+/// A value that may only be touched on its event loop; Sendable because every access checks that.
+struct LoopBound<Value>: @unchecked Sendable {
+    private let stored: Value
+    let eventLoop: any EventLoop
+
+    init(_ value: Value, eventLoop: any EventLoop) {
+        self.stored = value
+        self.eventLoop = eventLoop
+    }
+
+    var value: Value {
+        eventLoop.preconditionInEventLoop()
+        return stored
+    }
+}
+
+/// Cache hits by layer, for `/metrics`.
+struct LookupMetrics: Sendable {
+    private let localHit = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "local"), ("result", "hit")])
+    private let localMiss = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "local"), ("result", "miss")])
+    private let redisHit = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "redis"), ("result", "hit")])
+    private let redisMiss = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "redis"), ("result", "miss")])
+    private let redisFailure = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "redis"), ("result", "error")])
+    private let postgresFound = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "postgres"), ("result", "hit")])
+    private let postgresAbsent = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "postgres"), ("result", "miss")])
+    private let postgresFailure = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "postgres"), ("result", "error")])
+
+    func local(hit: Bool) { (hit ? localHit : localMiss).increment() }
+    func redis(hit: Bool) { (hit ? redisHit : redisMiss).increment() }
+    func redisError() { redisFailure.increment() }
+    func postgres(found: Bool) { (found ? postgresFound : postgresAbsent).increment() }
+    func postgresError() { postgresFailure.increment() }
+}

@@ -1,0 +1,55 @@
+/// A row of `generations`: one fal request and where its video lives.
+public struct Generation: Sendable, Equatable {
+    public enum Visibility: String, Sendable {
+        case `private`, `public`
+    }
+
+    public enum Status: String, Sendable {
+        /// Registered; fal has not reported yet.
+        case pending = "PENDING"
+        /// fal reported the video; a mirror job is copying it.
+        case mirroring = "MIRRORING"
+        /// In our bucket at `objectKey`.
+        case completed = "COMPLETED"
+        /// fal failed, or mirroring gave up (`lastError` says why).
+        case failed = "FAILED"
+    }
+
+    public var requestID: String
+    public var owner: String?
+    public var visibility: Visibility
+    public var status: Status
+    public var falURL: String?
+    public var cdnURL: String?
+    public var objectKey: String?
+    public var contentType: String?
+    public var sizeBytes: Int64?
+    /// RFC 3339 UTC, as the admin API shows it.
+    public var mirroredAt: String?
+    public var attempts: Int
+    public var lastError: String?
+    public var createdAt: String
+    public var updatedAt: String
+
+    /// What the gateway needs to answer `/v/{id}`.
+    public var delivery: DeliveryRecord {
+        DeliveryRecord(status: status, visibility: visibility, owner: owner, objectKey: objectKey, falURL: falURL)
+    }
+}
+
+/// The few fields the gateway reads per request; cached in-process and in Redis.
+public struct DeliveryRecord: Sendable, Equatable {
+    public var status: Generation.Status
+    public var visibility: Generation.Visibility
+    public var owner: String?
+    public var objectKey: String?
+    public var falURL: String?
+
+    public init(status: Generation.Status, visibility: Generation.Visibility, owner: String?, objectKey: String?, falURL: String?) {
+        self.status = status
+        self.visibility = visibility
+        self.owner = owner
+        self.objectKey = objectKey
+        self.falURL = falURL
+    }
+}

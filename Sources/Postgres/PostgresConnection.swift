@@ -1,0 +1,113 @@
+internal import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libpq connection (`PGconn`), closed in `deinit`.
+///
+/// libpq calls block, so a connection is only ever used on a thread-pool thread, by one caller at a time (the
+/// pool hands it out exclusively): hence `@unchecked Sendable`.
+public final class PostgresConnection: @unchecked Sendable {
+    private let connection: OpaquePointer
+
+    init(conninfo: String) throws(PostgresError) {
+        guard let connection = PQconnectdb(conninfo) else {
+            throw PostgresError(.unavailable, "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.message(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw PostgresError(.unavailable, message)
+        }
+        self.connection = connection
+    }
+
+    deinit { PQfinish(connection) }
+
+    var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, …): values never travel inside the SQL text.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+        let result = withCStrings(parameters) { values in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        return try take(result)
+    }
+
+    /// Runs a script of several statements without parameters (migrations only).
+    public func execute(script: String) throws(PostgresError) {
+        _ = try take(PQexec(connection, script))
+    }
+
+    private func take(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw PostgresError(isHealthy ? .query : .unavailable, Self.message(PQerrorMessage(connection)))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return PostgresRows(result)
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = Self.message(PQresultErrorMessage(result))
+            // Class 08 is "connection exception"; a broken socket also leaves the connection unhealthy.
+            let unavailable = !isHealthy || state?.hasPrefix("08") == true || state == "57P01"
+            throw PostgresError(unavailable ? .unavailable : .query, sqlState: state, message)
+        }
+    }
+
+    private static func message(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "unknown libpq error" }
+        var message = String(cString: text)
+        while message.last == "\n" { message.removeLast() }
+        return message
+    }
+}
+
+/// Calls `body` with a C array of NUL-terminated copies of `strings` (NULL for nil) that live for the call.
+private func withCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for copy in copies { free(copy) } }
+    return copies.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+/// A query's rows, copied out of the `PGresult` as text (PostgreSQL's text format).
+public struct PostgresRows: Sendable {
+    public let columns: [String]
+    public let rows: [[String?]]
+    /// Rows affected by INSERT/UPDATE/DELETE.
+    public let affected: Int
+
+    init(_ result: OpaquePointer) {
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for r in 0..<rowCount {
+            rows.append((0..<columnCount).map { c in
+                PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
+            })
+        }
+        self.rows = rows
+        affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    public var isEmpty: Bool { rows.isEmpty }
+
+    /// Rows as name → value, for readable decoding.
+    public var records: [PostgresRecord] { rows.map { PostgresRecord(columns: columns, values: $0) } }
+}
+
+public struct PostgresRecord: Sendable {
+    let columns: [String]
+    let values: [String?]
+
+    public subscript(_ name: String) -> String? {
+        guard let index = columns.firstIndex(of: name) else { return nil }
+        return values[index]
+    }
+}

@@ -1,0 +1,28 @@
+/// A database failure. `code` is a stable label; `sqlState` carries PostgreSQL's own code when the server
+/// answered (e.g. `23505` for a unique violation).
+public struct PostgresError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate let name: String
+        public var description: String { name }
+        /// Could not connect, or the connection broke: the database is down or unreachable.
+        public static let unavailable = Code(name: "unavailable")
+        /// The server refused the statement (see `sqlState`).
+        public static let query = Code(name: "query")
+        /// The pool is shutting down.
+        public static let shutDown = Code(name: "shutDown")
+    }
+
+    public let code: Code
+    public let sqlState: String?
+    public let message: String
+
+    public init(_ code: Code, sqlState: String? = nil, _ message: String) {
+        self.code = code
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    public var isUniqueViolation: Bool { sqlState == "23505" }
+
+    public var description: String { "PostgresError.\(code)\(sqlState.map { " [\($0)]" } ?? ""): \(message)" }
+}

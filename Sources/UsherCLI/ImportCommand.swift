@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import NIOCore
+import NIOPosix
+import Postgres
+import RedisClient
+import SigV4
+import UsherServer
+
+/// `usher import FILE.jsonl`: registers objects already in the bucket as COMPLETED generations and caches them.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load existing objects: JSON lines {request_id, owner, visibility, object_key} become COMPLETED generations.")
+
+    @Argument(help: "A JSON Lines file.") var file: String
+
+    struct Line: Decodable {
+        var request_id: String
+        var owner: String?
+        var visibility: String?
+        var object_key: String
+    }
+
+    func run() async throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let environment = Environment(ProcessInfo.processInfo.environment)
+        let configuration = try UsherConfiguration(environment: environment, coreCount: 1)
+        let logger = UsherLogging.logger()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let redis = try RedisClient(configuration: RedisConfiguration(url: configuration.redisURL), group: group, logger: logger)
+        let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL), logger: logger)
+        let store = GenerationStore(client: postgres)
+        let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+        let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
+
+        var created = 0
+        var unchanged = 0
+        var failures: [String] = []
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        for (offset, raw) in lines.enumerated() {
+            let number = offset + 1
+            if raw.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) { continue }
+            do {
+                let line: Line
+                do { line = try JSONDecoder().decode(Line.self, from: Data(raw)) } catch {
+                    throw ConfigurationError("not a JSON object with request_id and object_key")
+                }
+                guard RequestID.isValid(line.request_id) else { throw ConfigurationError("invalid request_id") }
+                guard !line.object_key.isEmpty, line.object_key.utf8.count <= 1024 else { throw ConfigurationError("object_key must be 1 to 1024 bytes") }
+                let visibility = try Self.visibility(line.visibility)
+                switch try await store.register(
+                    requestID: line.request_id, owner: line.owner, visibility: visibility, objectKey: line.object_key,
+                    cdnURL: cdnURLs.url(key: line.object_key))
+                {
+                case .created(let generation):
+                    created += 1
+                    await lookup.refresh(generation.requestID, record: generation.delivery)
+                case .unchanged:
+                    unchanged += 1
+                case .conflict:
+                    throw ConfigurationError("conflicts with the stored generation \(line.request_id); skipped")
+                }
+            } catch let error as PostgresError where error.code == .unavailable {
+                failures.append("line \(number): database unavailable: \(error.message)")
+            } catch {
+                failures.append("line \(number): \(error)")
+            }
+        }
+        await redis.shutdown()
+        await postgres.shutdown()
+        try? await group.shutdownGracefully()
+        print("imported \(created), unchanged \(unchanged), failed \(failures.count)")
+        if !failures.isEmpty {
+            for failure in failures { FileHandle.standardError.write(Data((failure + "\n").utf8)) }
+            throw ExitCode(1)
+        }
+    }
+
+    static func visibility(_ text: String?) throws -> Generation.Visibility {
+        guard let text else { return .private }
+        guard let visibility = Generation.Visibility(rawValue: text) else { throw ConfigurationError("visibility must be private or public") }
+        return visibility
+    }
+}

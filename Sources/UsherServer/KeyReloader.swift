@@ -1,0 +1,40 @@
+import Foundation
+import Gateway
+public import Logging
+public import ServiceLifecycle
+import UnixSignals
+public import ViewerAuth
+
+/// Re-reads the viewer-token key file on SIGHUP. A file that cannot be read or parsed is reported and the keys
+/// in use are kept (CONTRACT § Viewer tokens).
+public struct KeyReloader: Service {
+    let path: String
+    let keys: ViewerKeys
+    let audience: String
+    let logger: Logger
+
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            do {
+                let keySet = try loadViewerKeySet(path: path)
+                keys.replace(with: ViewerTokenVerifier(keySet: keySet, audience: audience))
+                logger.info("viewer keys reloaded", metadata: ["path": "\(path)", "keys": "\(keySet.keys.count)"])
+            } catch {
+                logger.error("viewer key file refused; keeping the keys in use", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Reads and parses a JWKS file, naming the file in any error.
+public func loadViewerKeySet(path: String) throws -> ViewerKeySet {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ConfigurationError("cannot read key file \(path)")
+    }
+    do {
+        return try ViewerKeySet(jwks: [UInt8](data))
+    } catch {
+        throw ConfigurationError("\(path): \(error)")
+    }
+}

@@ -1,0 +1,121 @@
+public import Gateway
+public import SigV4
+
+/// Everything `usher serve` needs, read once from the environment (flags are applied on top by the CLI).
+/// Each property names its variable and default (CONTRACT § Processes and roles).
+public struct UsherConfiguration: Sendable {
+    public enum Role: String, Sendable, CaseIterable {
+        /// The edge listener (`/v`, `/s`).
+        case gateway
+        /// fal webhook, admin API and demo on the app listener.
+        case webhook
+        /// Mirror jobs.
+        case worker
+    }
+
+    /// `--roles`; default all three (the embedded default).
+    public var roles: Set<Role> = Set(Role.allCases)
+    /// `USHER_LISTEN` [127.0.0.1:8080].
+    public var edgeAddress: HostAndPort
+    /// `USHER_APP_LISTEN` [127.0.0.1:8081].
+    public var appAddress: HostAndPort
+    /// `REDIS_URL` [redis://127.0.0.1:6379/0].
+    public var redisURL: String
+    /// `DATABASE_URL` [postgres://usher@127.0.0.1:5432/usher].
+    public var databaseURL: String
+    /// `S3_*`.
+    public var s3: S3Configuration
+    /// `PRESIGN_WINDOW` [0 = off].
+    public var presignWindow: Int
+    /// `PRESIGN_TTL`, `PUBLIC_BASE_URL`, `USHER_ORIGIN_FALLBACK`.
+    public var gateway: GatewayConfiguration
+    /// `USHER_LOCAL_CACHE_TTL` [2 s], `USHER_LOCAL_CACHE_SIZE` [100000].
+    public var lookup: GenerationLookup.Configuration
+    /// `USHER_EVENT_LOOPS` [number of cores].
+    public var eventLoops: Int
+    /// `USHER_TOKEN_KEYS`: path of the viewer-token JWKS; unset means no token verifies (public videos still play).
+    public var tokenKeysPath: String?
+    /// `USHER_TOKEN_AUDIENCE` [usher].
+    public var tokenAudience: String
+    /// `USHER_ADMIN_TOKENS`, comma-separated.
+    public var adminTokens: [String]
+    /// `USHER_SHUTDOWN_GRACE` [25 s].
+    public var shutdownGrace: Duration
+    /// `USHER_PUBLIC_URL` [http:// + USHER_LISTEN].
+    public var publicURL: String
+
+    public init(environment: Environment, coreCount: Int) throws(ConfigurationError) {
+        edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
+        appAddress = try HostAndPort(environment["USHER_APP_LISTEN"] ?? "127.0.0.1:8081", variable: "USHER_APP_LISTEN")
+        redisURL = environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
+        databaseURL = environment["DATABASE_URL"] ?? "postgres://usher@127.0.0.1:5432/usher"
+        s3 = try S3Configuration(environment: environment)
+        presignWindow = try environment.integer("PRESIGN_WINDOW", default: 0, range: 0...86_400)
+        var gateway = GatewayConfiguration()
+        gateway.presignTTL = try environment.integer("PRESIGN_TTL", default: 900, range: 1...(Presigner.maximumExpiry - presignWindow))
+        gateway.publicBaseURL = environment["PUBLIC_BASE_URL"]
+        if let base = gateway.publicBaseURL, !(base.hasPrefix("https://") || base.hasPrefix("http://")) {
+            throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
+        }
+        gateway.originFallback = try environment.flag("USHER_ORIGIN_FALLBACK")
+        self.gateway = gateway
+        var lookup = GenerationLookup.Configuration()
+        lookup.localTTL = .milliseconds(try environment.milliseconds("USHER_LOCAL_CACHE_TTL", default: 2000, range: 0...3_600_000))
+        lookup.localCapacity = try environment.integer("USHER_LOCAL_CACHE_SIZE", default: 100_000, range: 1...100_000_000)
+        self.lookup = lookup
+        eventLoops = try environment.integer("USHER_EVENT_LOOPS", default: coreCount, range: 1...1024)
+        tokenKeysPath = environment["USHER_TOKEN_KEYS"]
+        tokenAudience = environment["USHER_TOKEN_AUDIENCE"] ?? "usher"
+        adminTokens = (environment["USHER_ADMIN_TOKENS"] ?? "").split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+        shutdownGrace = .milliseconds(try environment.milliseconds("USHER_SHUTDOWN_GRACE", default: 25_000, range: 0...3_600_000))
+        var publicURL = environment["USHER_PUBLIC_URL"] ?? "http://\(edgeAddress)"
+        while publicURL.hasSuffix("/") { publicURL.removeLast() }
+        self.publicURL = publicURL
+    }
+
+    /// Parses `gateway,webhook,worker`.
+    public static func roles(_ text: String) throws(ConfigurationError) -> Set<Role> {
+        var roles = Set<Role>()
+        for name in text.split(separator: ",") {
+            guard let role = Role(rawValue: String(name).trimmed) else {
+                throw ConfigurationError("--roles takes gateway, webhook and worker, got '\(name)'")
+            }
+            roles.insert(role)
+        }
+        guard !roles.isEmpty else { throw ConfigurationError("--roles needs at least one role") }
+        return roles
+    }
+}
+
+/// `host:port` of a listener.
+public struct HostAndPort: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(_ text: String, variable: String) throws(ConfigurationError) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigurationError("\(variable) must be host:port, got '\(text)'")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw ConfigurationError("\(variable) must be host:port, got '\(text)'") }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,111 @@
+import AppServer
+public import Gateway
+import Hummingbird
+public import Logging
+public import NIOCore
+import NIOPosix
+public import Postgres
+public import RedisClient
+public import ServiceLifecycle
+import SigV4
+import UnixSignals
+import ViewerAuth
+
+/// The running pieces of one Usher process, as `usher serve` and the tests build them.
+public struct UsherServices: Sendable {
+    public let configuration: UsherConfiguration
+    public let group: any EventLoopGroup
+    public let redis: RedisClient
+    public let postgres: PostgresClient
+    public let store: GenerationStore
+    public let lookup: GenerationLookup
+    public let keys: ViewerKeys
+    /// nil without the `gateway` role.
+    public let edge: EdgeServer?
+    /// Completes with the app listener's bound port once it is up.
+    public let appPort: EventLoopFuture<Int>
+    public let serviceGroup: ServiceGroup
+
+    /// Runs until SIGTERM/SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then releases connections.
+    public func run() async throws {
+        do {
+            try await serviceGroup.run()
+        } catch {
+            await close()
+            throw error
+        }
+        await close()
+    }
+
+    private func close() async {
+        await redis.shutdown()
+        await postgres.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Builds exactly what production runs: migrations applied, clients connected, listeners configured.
+public func buildServices(configuration: UsherConfiguration, logger: Logger) async throws -> UsherServices {
+    UsherMetrics.bootstrap()
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
+    let redis = try RedisClient(configuration: RedisConfiguration(url: configuration.redisURL), group: group, logger: logger)
+    redis.connect()
+    let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL), logger: logger)
+    do {
+        try await Migrator(client: postgres, logger: logger).migrate()
+    } catch {
+        await redis.shutdown()
+        await postgres.shutdown()
+        try? await group.shutdownGracefully()
+        throw ConfigurationError("cannot migrate the database at \(PostgresConfiguration(url: configuration.databaseURL)): \(error)")
+    }
+
+    let keySet: ViewerKeySet
+    if let path = configuration.tokenKeysPath {
+        keySet = try loadViewerKeySet(path: path)
+    } else {
+        logger.warning("USHER_TOKEN_KEYS is not set: no viewer token will verify; public videos still play")
+        keySet = ViewerKeySet(keys: [])
+    }
+    if configuration.adminTokens.isEmpty && configuration.roles.contains(.webhook) {
+        logger.warning("USHER_ADMIN_TOKENS is not set: the admin API refuses every request")
+    }
+    let keys = ViewerKeys(ViewerTokenVerifier(keySet: keySet, audience: configuration.tokenAudience))
+    let store = GenerationStore(client: postgres)
+    let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+    let readiness = Readiness(redis: redis, postgres: postgres)
+
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    var edge: EdgeServer?
+    if configuration.roles.contains(.gateway) {
+        let presigner = try Presigner(configuration: configuration.s3, signingWindow: configuration.presignWindow)
+        let service = EdgeService(
+            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, readiness: readiness, group: group)
+        let server = EdgeServer(
+            host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
+        services.append(.init(service: server))
+        edge = server
+    }
+
+    let appPort = group.next().makePromise(of: Int.self)
+    let dependencies = AppDependencies(
+        store: store, lookup: lookup, readiness: readiness,
+        cdnURLs: CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL),
+        adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook))
+    let app = Application(
+        router: buildAppRouter(dependencies),
+        configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
+        onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
+        eventLoopGroupProvider: .shared(group),
+        logger: logger)
+    services.append(.init(service: app))
+    if let path = configuration.tokenKeysPath {
+        services.append(.init(service: KeyReloader(path: path, keys: keys, audience: configuration.tokenAudience, logger: logger)))
+    }
+
+    var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+    return UsherServices(
+        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, keys: keys,
+        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+}
