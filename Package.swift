@@ -126,6 +126,16 @@ let package = Package(
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "UsherServer", "Gateway", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth", "UsherTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "UsherCLITests", dependencies: ["UsherCLI", "UsherTestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -25,8 +25,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         }
         if !url.contains("options") {
             extra.append((
-                "options", "options=-c%20statement_timeout%3D\(statementTimeoutMilliseconds)",
-                "options='-c statement_timeout=\(statementTimeoutMilliseconds)'"
+                "options", "options=-c%20statement_timeout%3D\(statementTimeoutMilliseconds)%20-c%20client_min_messages%3Dwarning",
+                "options='-c statement_timeout=\(statementTimeoutMilliseconds) -c client_min_messages=warning'"
             ))
         }
         if !url.contains("application_name") { extra.append(("application_name", "application_name=usher", "application_name=usher")) }

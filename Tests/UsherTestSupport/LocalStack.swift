@@ -1,5 +1,8 @@
 public import Foundation
 public import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The local stack (deploy/local/stack) as the test command sets it up.
 ///
@@ -27,6 +30,7 @@ public enum LocalStack {
 
 public struct ProcessFailure: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs a program to completion, feeding `input` to its standard input; returns standard output.
@@ -71,4 +75,35 @@ public func run(_ executable: String, _ arguments: [String], input: Data = Data(
 public func runPythonPeer<Output: Decodable>(_ script: String, input: some Encodable, as: Output.Type = Output.self) throws -> Output {
     let data = try run(LocalStack.python, [LocalStack.script(script)], input: JSONEncoder().encode(input))
     return try JSONDecoder().decode(Output.self, from: data)
+}
+
+extension LocalStack {
+    /// Runs `deploy/local/stack` (e.g. `stop redis`, `start`) for fault-injection tests.
+    ///
+    /// Spawned with posix_spawn and reaped with waitpid: Foundation's `Process` never noticed this child's exit
+    /// once the server under test had installed its signal handlers. Output goes to a file, since the daemons the
+    /// script starts inherit its descriptors.
+    public static func stack(_ arguments: String...) throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("usher-stack-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let argv = ["/bin/bash", repositoryRoot.appendingPathComponent("deploy/local/stack").path] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard spawned == 0 else { throw ProcessFailure(description: "cannot start the stack script: errno \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status >> 8) & 0xFF
+        guard status & 0x7F == 0, exitCode == 0 else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw ProcessFailure(description: "stack \(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
+        }
+    }
 }

@@ -1,0 +1,104 @@
+import Foundation
+import Gateway
+import ServiceLifecycle
+import Logging
+import NIOCore
+import Postgres
+import SigV4
+import Testing
+import UsherCrypto
+import UsherServer
+import UsherTestSupport
+import ViewerAuth
+
+/// A real Usher (`buildServices`, as `usher serve` builds it) on ephemeral ports, against the local stack's
+/// `usher_test` database and Redis database 1.
+final class TestServer: Sendable {
+    let services: UsherServices
+    let task: Task<Void, any Error>
+    let edgeURL: String
+    let appURL: String
+    let minter: ViewerTokenMinter
+    let keysPath: String
+
+    static let adminToken = "test-admin-token"
+
+    static func start(_ overrides: [String: String] = [:]) async throws -> TestServer {
+        let seed = try SecureRandom.bytes(32)
+        let jwks = #"{"keys":[{"kty":"oct","kid":"test","k":"\#(Base64URL.encode(seed))"}]}"#
+        let keysPath = FileManager.default.temporaryDirectory.appendingPathComponent("usher-test-keys-\(UUID().uuidString).json").path
+        try jwks.write(toFile: keysPath, atomically: true, encoding: .utf8)
+
+        var values = LocalStack.environment
+        values["DATABASE_URL"] = "postgres://usher@127.0.0.1:\(values["PG_PORT"] ?? "5432")/usher_test"
+        values["REDIS_URL"] = "redis://127.0.0.1:\(values["REDIS_PORT"] ?? "6379")/1"
+        values["USHER_LISTEN"] = "127.0.0.1:0"
+        values["USHER_APP_LISTEN"] = "127.0.0.1:0"
+        values["USHER_TOKEN_KEYS"] = keysPath
+        values["USHER_ADMIN_TOKENS"] = "other-token, \(adminToken)"
+        values["USHER_EVENT_LOOPS"] = "2"
+        values["USHER_SHUTDOWN_GRACE"] = "5"
+        for (name, value) in overrides { values[name] = value }
+        let configuration = try UsherConfiguration(environment: Environment(values), coreCount: 2)
+        var logger = Logger(label: "usher-test")
+        logger.logLevel = .warning
+        let services = try await buildServices(configuration: configuration, logger: logger)
+        let task = Task { try await services.run() }
+        let edgePort = try await services.edge!.localAddress.get().port!
+        let appPort = try await services.appPort.get()
+        let key = try ViewerKeySet(jwks: Array(jwks.utf8)).keys[0]
+        return TestServer(
+            services: services, task: task, edgeURL: "http://127.0.0.1:\(edgePort)", appURL: "http://127.0.0.1:\(appPort)",
+            minter: ViewerTokenMinter(key: key), keysPath: keysPath)
+    }
+
+    private init(services: UsherServices, task: Task<Void, any Error>, edgeURL: String, appURL: String, minter: ViewerTokenMinter, keysPath: String) {
+        self.services = services
+        self.task = task
+        self.edgeURL = edgeURL
+        self.appURL = appURL
+        self.minter = minter
+        self.keysPath = keysPath
+    }
+
+    func stop() async throws {
+        await services.serviceGroup.triggerGracefulShutdown()
+        try await task.value
+        try? FileManager.default.removeItem(atPath: keysPath)
+    }
+
+    func token(videoIDs: [String] = [], owner: String? = nil, ttl: Int64 = 600) throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        var claims = ViewerTokenMinter.Claims(issuedAt: now, expiresAt: now + ttl)
+        claims.videoIDs = videoIDs
+        claims.owner = owner
+        claims.subject = "viewer-test"
+        return try minter.mint(claims)
+    }
+
+    /// POST /v1/generations.
+    func register(_ json: String, token: String = adminToken) async throws -> HTTPResult {
+        try await TestHTTP.request(
+            appURL + "/v1/generations", method: "POST", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+            body: Data(json.utf8))
+    }
+
+    /// Uploads bytes to the stack's bucket with a signed PUT.
+    func upload(key: String, bytes: Data) async throws {
+        let signer = RequestSigner(configuration: services.configuration.s3)
+        let signed = signer.sign(
+            S3Request(method: "PUT", key: key, headers: [("Content-Type", "video/mp4")]),
+            payloadHash: SHA256.hash([UInt8](bytes)).hexString, now: Int64(Date().timeIntervalSince1970))
+        let result = try await TestHTTP.request(signed.url, method: "PUT", headers: signed.headers.filter { $0.name != "host" }, body: bytes)
+        guard result.status == 200 else { throw ProcessFailure(description: "upload of \(key) failed: \(result.status)") }
+    }
+
+    /// Changes a row behind the caches' back, then drops the cached copies (as the mirror's writers do).
+    func setRow(_ id: String, _ assignments: String, _ parameters: [String?] = []) async throws {
+        _ = try await services.postgres.query("UPDATE generations SET \(assignments) WHERE request_id = $1", [id] + parameters)
+        let record = try await services.store.find(id)?.delivery
+        await services.lookup.refresh(id, record: record)
+    }
+}
+
+func uniqueID(_ prefix: String = "t") -> String { "\(prefix)-\(UUID().uuidString.lowercased())" }
