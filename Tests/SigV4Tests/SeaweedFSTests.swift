@@ -49,8 +49,9 @@ struct SeaweedFSTests {
         #expect(range.status == 206)
         #expect([UInt8](range.body) == [UInt8](body[100..<200]), "\(String(decoding: range.body.prefix(300), as: UTF8.self))")
 
+        // The method is part of the signature: a URL presigned for GET does not answer HEAD.
         let head = try await TestHTTP.request(url, method: "HEAD")
-        #expect(head.status == 200)
+        #expect(head.status == 403)
     }
 
     @Test func alteredSignatureOrKeyIsRefused() async throws {
