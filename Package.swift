@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.10.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
     ],
     targets: [
@@ -82,10 +83,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "AppServer",
+            name: "Mirror",
             dependencies: [
                 "Gateway", "Postgres", "SigV4", "UsherCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AppServer",
+            dependencies: [
+                "Gateway", "Mirror", "Postgres", "SigV4", "UsherCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -94,7 +109,8 @@ let package = Package(
         .target(
             name: "UsherServer",
             dependencies: [
-                "AppServer", "Gateway", "Postgres", "RedisClient", "SigV4", "ViewerAuth",
+                "AppServer", "Gateway", "Mirror", "Postgres", "RedisClient", "SigV4", "ViewerAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -107,7 +123,8 @@ let package = Package(
         .target(
             name: "UsherCLI",
             dependencies: [
-                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Gateway", "Postgres", "RedisClient",
+                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Gateway", "Mirror", "Postgres", "RedisClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,5 +1,6 @@
 public import Gateway
 public import Hummingbird
+public import Mirror
 public import Postgres
 public import SigV4
 import Prometheus
@@ -12,12 +13,18 @@ public struct AppDependencies: Sendable {
     public var cdnURLs: CDNURLs
     /// `USHER_ADMIN_TOKENS`; empty refuses every `/v1` request.
     public var adminTokens: [String]
-    /// The `webhook` role: admin API (and later the fal webhook and the demo).
+    /// The `webhook` role: admin API and fal webhook.
     public var servesAdmin: Bool
+    /// Verifies fal's webhooks (with the `webhook` role).
+    public var webhookVerifier: FalWebhookVerifier?
+    public var jobs: MirrorJobStore
 
     public init(
-        store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool
+        store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
+        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore
     ) {
+        self.webhookVerifier = webhookVerifier
+        self.jobs = jobs
         self.store = store
         self.lookup = lookup
         self.readiness = readiness
@@ -27,7 +34,8 @@ public struct AppDependencies: Sendable {
     }
 }
 
-/// Every route of the app listener, in one place: health and metrics in every role; `/v1` with `webhook`.
+/// Every route of the app listener, in one place: health and metrics in every role; `/v1` and
+/// `/webhooks/fal` with `webhook`.
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
     router.get("healthz") { _, _ in "ok\n" }
@@ -44,6 +52,9 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     if dependencies.servesAdmin {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
         GenerationsController(store: dependencies.store, lookup: dependencies.lookup, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
+        if let verifier = dependencies.webhookVerifier {
+            FalWebhookController(verifier: verifier, jobs: dependencies.jobs, lookup: dependencies.lookup).addRoutes(to: router)
+        }
     }
     return router
 }

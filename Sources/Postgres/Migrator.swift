@@ -15,6 +15,7 @@ public struct Migrator: Sendable {
     /// digit with `_`: `0001_generations.sql` is `_001_generations_sql`.)
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "generations", sql: String(decoding: PackageResources._001_generations_sql, as: UTF8.self)),
+        Migration(version: 2, name: "mirror_jobs", sql: String(decoding: PackageResources._002_mirror_jobs_sql, as: UTF8.self)),
     ]
 
     /// An arbitrary constant naming Usher's migration lock.

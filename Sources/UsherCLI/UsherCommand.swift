@@ -5,7 +5,10 @@ public struct UsherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "usher",
         abstract: "Mirror fal videos into your bucket and usher viewers to them.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, ImportCommand.self, TokenCommand.self, PresignCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, ImportCommand.self, MirrorCommand.self, BackfillCommand.self, TokenCommand.self,
+            PresignCommand.self,
+        ]
     )
 
     public init() {}

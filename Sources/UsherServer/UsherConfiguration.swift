@@ -1,4 +1,5 @@
 public import Gateway
+public import Mirror
 public import SigV4
 
 /// Everything `usher serve` needs, read once from the environment (flags are applied on top by the CLI).
@@ -43,6 +44,10 @@ public struct UsherConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// `USHER_PUBLIC_URL` [http:// + USHER_LISTEN].
     public var publicURL: String
+    /// `MIRROR_ALLOWED_HOSTS`, `MIRROR_MAX_BYTES`, `MIRROR_ALLOW_INSECURE_LOCALHOST`, `MIRROR_CONCURRENCY`.
+    public var mirror: MirrorConfiguration
+    /// `FAL_JWKS_FILE`, else `FAL_JWKS_URL` [fal's URL, then its fallback].
+    public var falKeys: FalKeyProvider.Source
 
     public init(environment: Environment, coreCount: Int) throws(ConfigurationError) {
         edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
@@ -71,6 +76,27 @@ public struct UsherConfiguration: Sendable {
         var publicURL = environment["USHER_PUBLIC_URL"] ?? "http://\(edgeAddress)"
         while publicURL.hasSuffix("/") { publicURL.removeLast() }
         self.publicURL = publicURL
+
+        var mirror = MirrorConfiguration()
+        if let hosts = environment["MIRROR_ALLOWED_HOSTS"] {
+            mirror.allowedHosts = try hosts.split(separator: ",").map { (entry) throws(ConfigurationError) -> HostPattern in
+                guard let pattern = HostPattern(String(entry).trimmed) else {
+                    throw ConfigurationError("MIRROR_ALLOWED_HOSTS: '\(entry)' is not a host, *.host or host:port")
+                }
+                return pattern
+            }
+        }
+        mirror.maximumBytes = Int64(try environment.integer("MIRROR_MAX_BYTES", default: 4 << 30, range: 1...(1 << 50)))
+        mirror.allowInsecureLocalhost = try environment.flag("MIRROR_ALLOW_INSECURE_LOCALHOST")
+        mirror.concurrency = try environment.integer("MIRROR_CONCURRENCY", default: 2, range: 1...64)
+        self.mirror = mirror
+        if let file = environment["FAL_JWKS_FILE"] {
+            falKeys = .file(file)
+        } else if let url = environment["FAL_JWKS_URL"] {
+            falKeys = .urls([url])
+        } else {
+            falKeys = .urls(FalKeyProvider.defaultURLs)
+        }
     }
 
     /// Parses `gateway,webhook,worker`.

@@ -1,4 +1,6 @@
 import AppServer
+public import AsyncHTTPClient
+public import Mirror
 public import Gateway
 import Hummingbird
 public import Logging
@@ -25,6 +27,9 @@ public struct UsherServices: Sendable {
     /// Completes with the app listener's bound port once it is up.
     public let appPort: EventLoopFuture<Int>
     public let serviceGroup: ServiceGroup
+    /// The HTTP client of the mirror and the fal key fetcher.
+    public let httpClient: HTTPClient
+    public let jobs: MirrorJobStore
 
     /// Runs until SIGTERM/SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then releases connections.
     public func run() async throws {
@@ -38,6 +43,7 @@ public struct UsherServices: Sendable {
     }
 
     private func close() async {
+        try? await httpClient.shutdown()
         await redis.shutdown()
         await postgres.shutdown()
         try? await group.shutdownGracefully()
@@ -74,6 +80,12 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let store = GenerationStore(client: postgres)
     let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
     let readiness = Readiness(redis: redis, postgres: postgres)
+    let jobs = MirrorJobStore(client: postgres)
+    let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
+    var httpConfiguration = HTTPClient.Configuration(
+        redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .init(configuration.mirror.readTimeout)))
+    httpConfiguration.decompression = .disabled
+    let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
     var edge: EdgeServer?
@@ -90,8 +102,9 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let appPort = group.next().makePromise(of: Int.self)
     let dependencies = AppDependencies(
         store: store, lookup: lookup, readiness: readiness,
-        cdnURLs: CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL),
-        adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook))
+        cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
+        webhookVerifier: FalWebhookVerifier(keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger)),
+        jobs: jobs)
     let app = Application(
         router: buildAppRouter(dependencies),
         configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
@@ -99,6 +112,11 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         eventLoopGroupProvider: .shared(group),
         logger: logger)
     services.append(.init(service: app))
+    if configuration.roles.contains(.worker) {
+        let mirrorer = Mirrorer(
+            configuration: configuration.mirror, http: httpClient, uploader: ObjectUploader(s3: configuration.s3, http: httpClient))
+        services.append(.init(service: MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: cdnURLs, logger: logger)))
+    }
     if let path = configuration.tokenKeysPath {
         services.append(.init(service: KeyReloader(path: path, keys: keys, audience: configuration.tokenAudience, logger: logger)))
     }
@@ -107,5 +125,6 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
     return UsherServices(
         configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, keys: keys,
-        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient,
+        jobs: jobs)
 }

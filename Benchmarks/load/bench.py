@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Helpers of Benchmarks/load/run (run with the stack's venv Python).
+
+  bench.py prepare DIR --ids N --s3-target URL       token key, import file, wrk path files, nginx secret
+  bench.py wait URL [--timeout S]                    until GET URL answers 200
+  bench.py smoke BASE PATH [--presigned]             one GET must answer 302 with a Location
+  bench.py upload DIR --count K --size BYTES         put K objects of the imported keys into S3 (boto3)
+  bench.py e2e BASE DIR --count K --requests N       time to the first video byte through the 302
+  bench.py metrics URL                               Usher's cache counters from /metrics
+  bench.py report DIR --md FILE --png FILE           Markdown table and latency plot from the case files
+"""
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import random
+import secrets
+import statistics
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+ID_PREFIX = "bench-load-"
+OWNER = "bench-load"
+KID = "load"
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def ids(n):
+    return [f"{ID_PREFIX}{i:05d}" for i in range(n)]
+
+
+def object_key(vid):
+    return f"bench/load/{vid}.bin"
+
+
+# ------------------------------------------------------------------ prepare
+
+def cmd_prepare(a):
+    import jwt  # PyJWT, from the stack's venv
+
+    d = a.dir
+    os.makedirs(d, exist_ok=True)
+    key = secrets.token_bytes(32)
+    with open(os.path.join(d, "jwks.json"), "w") as f:
+        json.dump({"keys": [{"kty": "oct", "kid": KID, "alg": "HS256", "k": b64url(key)}]}, f)
+    os.chmod(os.path.join(d, "jwks.json"), 0o600)
+
+    now = int(time.time())
+    exp = now + a.token_ttl
+    all_ids = ids(a.ids)
+    with open(os.path.join(d, "import.jsonl"), "w") as f:
+        for vid in all_ids:
+            f.write(json.dumps({"request_id": vid, "owner": OWNER, "visibility": "private", "object_key": object_key(vid)}) + "\n")
+
+    order = list(range(a.ids))
+    random.Random(1).shuffle(order)  # wrk walks the file in order; spread consecutive requests over the ids
+
+    tokens = [jwt.encode({"vid": vid, "sub": f"viewer-{i}", "aud": "usher", "iat": now, "exp": exp}, key,
+                         algorithm="HS256", headers={"kid": KID}) for i, vid in enumerate(all_ids)]
+    with open(os.path.join(d, "usher-paths.txt"), "w") as f:
+        for i in order:
+            f.write(f"/v/{all_ids[i]}?token={tokens[i]}\n")
+
+    nginx_secret = secrets.token_hex(16)
+    with open(os.path.join(d, "nginx-secret"), "w") as f:
+        f.write(nginx_secret)
+    with open(os.path.join(d, "nginx-302-paths.txt"), "w") as f:
+        for i in order:
+            f.write(f"/r/{all_ids[i]}.mp4\n")
+    with open(os.path.join(d, "nginx-secure-paths.txt"), "w") as f:
+        for i in order:
+            uri = f"/s/{all_ids[i]}.mp4"
+            md5 = b64url(hashlib.md5(f"{exp}{uri} {nginx_secret}".encode()).digest())
+            f.write(f"{uri}?md5={md5}&expires={exp}\n")
+    print(f"prepared {a.ids} ids, tokens and nginx links in {d} (token length {len(tokens[0])} bytes)")
+
+
+# ------------------------------------------------------------------ probes
+
+def get(base, path, timeout=5.0):
+    u = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheader("Location"), r.read()
+    finally:
+        conn.close()
+
+
+def cmd_wait(a):
+    deadline = time.monotonic() + a.timeout
+    last = None
+    u = urllib.parse.urlsplit(a.url)
+    while time.monotonic() < deadline:
+        try:
+            status, _, body = get(f"{u.scheme}://{u.netloc}", u.path or "/", timeout=1)
+            if status == 200:
+                return 0
+            last = f"HTTP {status}: {body[:200]!r}"
+        except OSError as e:
+            last = str(e)
+        time.sleep(0.1)
+    print(f"{a.url} not ready after {a.timeout}s: {last}", file=sys.stderr)
+    return 1
+
+
+def cmd_smoke(a):
+    status, location, body = get(a.base, a.path)
+    ok = status == 302 and location and (not a.presigned or "X-Amz-Signature=" in location)
+    if not ok:
+        print(f"smoke test failed: GET {a.base}{a.path[:80]}... -> {status} Location={location!r} body={body[:300]!r}",
+              file=sys.stderr)
+        return 1
+    print(f"smoke: {status} -> {location[:100]}{'...' if len(location) > 100 else ''}")
+    return 0
+
+
+def s3_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name=os.environ.get("S3_REGION", "us-east-1"),
+        aws_access_key_id=os.environ["S3_ACCESS_KEY_ID"], aws_secret_access_key=os.environ["S3_SECRET_ACCESS_KEY"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+def cmd_upload(a):
+    client = s3_client()
+    bucket = os.environ["S3_BUCKET"]
+    body = os.urandom(a.size)
+    for vid in ids(a.count):
+        client.put_object(Bucket=bucket, Key=object_key(vid), Body=body, ContentType="video/mp4")
+    print(f"uploaded {a.count} objects of {a.size} bytes to s3://{bucket}/{object_key('…')}")
+
+
+def cmd_e2e(a):
+    """GET /v/{id}?token=… on one keep-alive connection, follow the Location on another (also kept alive),
+    stop the clock at the first body byte; the rest of the body is read afterwards so the connection stays usable."""
+    with open(os.path.join(a.dir, "usher-paths.txt")) as f:
+        wanted = set(ids(a.count))
+        paths = [p.strip() for p in f if p.split("?")[0][3:] in wanted]
+    assert len(paths) == a.count, f"found {len(paths)} paths for {a.count} ids"
+    u = urllib.parse.urlsplit(a.base)
+    usher = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    origins = {}
+    total, leg1, leg2, sizes, failures = [], [], [], set(), []
+    for i in range(a.warmup + a.requests):
+        path = paths[i % len(paths)]
+        t0 = time.perf_counter()
+        usher.request("GET", path)
+        r = usher.getresponse()
+        r.read()
+        location = r.getheader("Location")
+        t1 = time.perf_counter()
+        if r.status != 302 or not location:
+            failures.append(f"/v answered {r.status}")
+            continue
+        lu = urllib.parse.urlsplit(location)
+        conn = origins.get(lu.netloc)
+        if conn is None:
+            conn = origins[lu.netloc] = http.client.HTTPConnection(lu.hostname, lu.port, timeout=10)
+        conn.request("GET", lu.path + ("?" + lu.query if lu.query else ""))
+        r2 = conn.getresponse()
+        first = r2.read(1)
+        t2 = time.perf_counter()
+        rest = r2.read()
+        if r2.status != 200 or not first:
+            failures.append(f"origin answered {r2.status}: {rest[:200]!r}")
+            continue
+        sizes.add(1 + len(rest))
+        if i >= a.warmup:
+            total.append(t2 - t0)
+            leg1.append(t1 - t0)
+            leg2.append(t2 - t1)
+
+    def pct(xs, p):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs) + 0.5)) - 1))] * 1000 if xs else None
+
+    out = {
+        "requests": len(total), "failures": len(failures), "failure_sample": failures[:3], "object_bytes": sorted(sizes),
+        "ids": a.count,
+        "ttfb_ms": {"p50": pct(total, 50), "p90": pct(total, 90), "p99": pct(total, 99), "max": pct(total, 100),
+                    "mean": statistics.fmean(total) * 1000 if total else None},
+        "redirect_ms": {"p50": pct(leg1, 50), "p99": pct(leg1, 99)},
+        "origin_first_byte_ms": {"p50": pct(leg2, 50), "p99": pct(leg2, 99)},
+    }
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"e2e: {len(total)} requests, {len(failures)} failures; first byte p50 {out['ttfb_ms']['p50']:.2f} ms, "
+          f"p99 {out['ttfb_ms']['p99']:.2f} ms (302 leg p50 {out['redirect_ms']['p50']:.2f} ms)")
+    return 1 if failures else 0
+
+
+def cmd_metrics(a):
+    with urllib.request.urlopen(a.url, timeout=5) as r:
+        text = r.read().decode()
+    lines = [l for l in text.splitlines() if l.startswith("usher_cache_lookups_total")]
+    print("\n".join(lines))
+
+
+# ------------------------------------------------------------------ report
+
+CASES = [
+    ("usher-cache-off", "Usher, in-process cache off (Redis GET per request)"),
+    ("usher-cache-on", "Usher, in-process cache on (default 2 s)"),
+    ("nginx-302", "nginx `return 302`"),
+    ("nginx-secure-link", "nginx `secure_link` + 302"),
+]
+
+
+def load_case(d, name):
+    path_w, path_x = os.path.join(d, f"{name}.wrk.json"), os.path.join(d, f"{name}.extra.json")
+    if not (os.path.exists(path_w) and os.path.exists(path_x)):
+        return None
+    with open(path_w) as f:
+        w = json.load(f)
+    with open(path_x) as f:
+        x = json.load(f)
+    w.update(x)
+    w["rps"] = w["requests"] / (w["duration_us"] / 1e6)
+    tick_us = 1e6 / x["clk_tck"]
+    w["server_cpu_us_per_req"] = x["server_ticks"] * tick_us / max(1, w["requests"])
+    w["redis_cpu_us_per_req"] = x["redis_ticks"] * tick_us / max(1, w["requests"]) if x.get("redis_ticks") is not None else None
+    w["cpu0_busy"] = x["cpu0_busy_ticks"] / max(1, x["cpu0_total_ticks"])
+    w["cpu1_busy"] = x["cpu1_busy_ticks"] / max(1, x["cpu1_total_ticks"])
+    w["p"] = {float(p): us for p, us in w["latency_us"]["percentiles"]}
+    return w
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.2f}"
+
+
+def cmd_report(a):
+    d = a.dir
+    with open(os.path.join(d, "meta.json")) as f:
+        meta = json.load(f)
+    cases = {name: load_case(d, name) for name, _ in CASES}
+    base = cases.get("nginx-secure-link")
+    base_rps = base["rps"] if base else None
+    e2e = None
+    if os.path.exists(os.path.join(d, "e2e.json")):
+        with open(os.path.join(d, "e2e.json")) as f:
+            e2e = json.load(f)
+
+    L = []
+    L.append("# Gateway load benchmark")
+    L.append("")
+    L.append(f"- Date: {meta['date']}")
+    L.append(f"- Machine: {meta['nproc']} CPUs, {meta['cpu_model']}, {meta['mem']}, kernel {meta['kernel']}, {meta['os']}")
+    L.append(f"- Usher: {meta['usher_version']}")
+    L.append(f"- Tools: {meta['wrk']}; {meta['nginx']}; {meta['redis']}")
+    L.append(f"- Command: `{meta['command']}`")
+    L.append(f"- Per case: `{meta['wrk_command']}` after a {meta['warmup']} warm-up, over {meta['ids']} ids "
+             "(Usher: `/v/{id}?token=<HS256 JWT>`, 302 to a SigV4-presigned S3 URL; nginx: `/r/{id}.mp4` and "
+             "`/s/{id}.mp4?md5=…&expires=…`).")
+    L.append("- Server on CPU 0 (Usher: `USHER_EVENT_LOOPS=1`, `taskset -c 0`, its redis-server moved to CPU 0 with "
+             "`taskset -acp 0`; nginx: one worker, `worker_cpu_affinity 1`), wrk on CPU 1.")
+    L.append("")
+    L.append("| Case | req/s | p50 ms | p99 ms | p99.9 ms | max ms | non-302 | server CPU µs/req | redis CPU µs/req | CPU0 busy | CPU1 (wrk) busy | × nginx secure_link |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, label in CASES:
+        c = cases[name]
+        if not c:
+            L.append(f"| {label} | (not run) |||||||||||")
+            continue
+        errs = c["errors"]
+        sock = errs["connect"] + errs["read"] + errs["write"] + errs["timeout"]
+        bad = f"{c['unexpected']}" + (f" ({c['unexpected_codes']})" if c["unexpected"] else "") + (f", {sock} socket errors" if sock else "")
+        redis = f"{c['redis_cpu_us_per_req']:.2f}" if c.get("redis_cpu_us_per_req") is not None else "–"
+        ratio = f"{c['rps'] / base_rps:.2f}" if base_rps else "–"
+        L.append(f"| {label} | {c['rps']:,.0f} | {fmt_ms(c['p'][50.0])} | {fmt_ms(c['p'][99.0])} | {fmt_ms(c['p'][99.9])} | "
+                 f"{fmt_ms(c['latency_us']['max'])} | {bad} | {c['server_cpu_us_per_req']:.2f} | {redis} | "
+                 f"{c['cpu0_busy'] * 100:.0f}% | {c['cpu1_busy'] * 100:.0f}% | {ratio} |")
+    L.append("")
+    L.append("server CPU = utime+stime from /proc/PID/stat (Usher: the whole process, all threads; nginx: its worker), "
+             "delta over the measured 10 s divided by the requests; clock tick 10 ms. CPU0/CPU1 busy from /proc/stat "
+             "over the same window (CPU1 near 100% would mean wrk, not the server, is the limit).")
+    L.append("")
+
+    L.append("## Targets")
+    L.append("")
+    L.append("| Target | Measured | |")
+    L.append("|---|---:|---|")
+
+    def target(label, value, ok):
+        L.append(f"| {label} | {value} | {'met' if ok else '**missed**'} |")
+
+    off, on = cases.get("usher-cache-off"), cases.get("usher-cache-on")
+    if base_rps and off:
+        target("Usher cache off ≥ 0.35 × nginx secure_link req/s", f"{off['rps'] / base_rps:.2f} ×", off["rps"] / base_rps >= 0.35)
+    if base_rps and on:
+        target("Usher cache on ≥ 0.5 × nginx secure_link req/s", f"{on['rps'] / base_rps:.2f} ×", on["rps"] / base_rps >= 0.5)
+    for c, label in ((off, "cache off"), (on, "cache on")):
+        if c:
+            target(f"Usher {label} p99 ≤ 3 ms at 64 connections", f"{fmt_ms(c['p'][99.0])} ms", c["p"][99.0] <= 3000)
+    for c, label in ((off, "cache off"), (on, "cache on")):
+        if c and c.get("vm_hwm_kb"):
+            target(f"Usher {label} RSS ≤ 64 MiB (VmHWM; VmRSS after the run {c['vm_rss_kb'] / 1024:.1f} MiB)",
+                   f"{c['vm_hwm_kb'] / 1024:.1f} MiB", c["vm_hwm_kb"] <= 64 * 1024)
+    for c, label in ((off, "cache off"), (on, "cache on")):
+        if c and c["unexpected"]:
+            L.append(f"| Usher {label}: all responses 302 | {c['unexpected']} others ({c['unexpected_codes']}); sample: `{c['unexpected_sample'][:120]}` | **missed** |")
+    L.append("")
+
+    if e2e:
+        L.append("## End to end: time to the first video byte")
+        L.append("")
+        L.append(f"{e2e['requests']} requests (after a warm-up) from one Python `http.client` client on CPU 1 with keep-alive "
+                 f"connections to Usher (cache on) and to SeaweedFS: GET `/v/{{id}}?token=…`, follow the `Location`, stop "
+                 f"at the first body byte. {e2e['ids']} ids with {', '.join(str(s) for s in e2e['object_bytes'])}-byte objects; "
+                 f"SeaweedFS is not pinned. Failures: {e2e['failures']}.")
+        L.append("")
+        L.append("| | p50 ms | p99 ms |")
+        L.append("|---|---:|---:|")
+        L.append(f"| first byte (302 + S3 GET) | {e2e['ttfb_ms']['p50']:.2f} | {e2e['ttfb_ms']['p99']:.2f} |")
+        L.append(f"| of which the 302 from Usher | {e2e['redirect_ms']['p50']:.2f} | {e2e['redirect_ms']['p99']:.2f} |")
+        L.append(f"| of which S3 to first byte | {e2e['origin_first_byte_ms']['p50']:.2f} | {e2e['origin_first_byte_ms']['p99']:.2f} |")
+        L.append("")
+    for name in ("usher-cache-off", "usher-cache-on"):
+        p = os.path.join(d, f"{name}.metrics.txt")
+        if os.path.exists(p):
+            with open(p) as f:
+                text = f.read().strip()
+            if text:
+                L.append(f"Cache counters of Usher after `{name}` (whole process life, warm-up included):")
+                L.append("")
+                L.append("```")
+                L.append(text)
+                L.append("```")
+                L.append("")
+    L.append("![latency by percentile](latency.png)")
+    L.append("")
+    with open(a.md, "w") as f:
+        f.write("\n".join(L))
+    print(f"wrote {a.md}")
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import math
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for name, label in CASES:
+        c = cases[name]
+        if not c:
+            continue
+        ps = sorted(p for p in c["p"] if p < 100)
+        xs = [-math.log10(1 - p / 100) for p in ps]
+        ys = [c["p"][p] / 1000 for p in ps]
+        ax.plot(xs, ys, label=f"{label.replace('`', '')} ({c['rps'] / 1000:.1f}k req/s)")
+    ticks = [0, 50, 90, 99, 99.9, 99.99, 99.999]
+    ax.set_xticks([-math.log10(1 - t / 100) for t in ticks])
+    ax.set_xticklabels([f"p{t:g}" for t in ticks])
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (ms)")
+    ax.set_yscale("log")
+    ax.axhline(3, color="grey", linestyle=":", linewidth=1)
+    ax.text(0.02, 3, " 3 ms target", va="bottom", color="grey", fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"wrk -t1 -c64, server on one core ({meta['cpu_model']}), {meta['date'][:10]}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(a.png, dpi=110)
+    print(f"wrote {a.png}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("prepare"); s.add_argument("dir"); s.add_argument("--ids", type=int, default=10000)
+    s.add_argument("--token-ttl", type=int, default=7200)
+    s = sub.add_parser("wait"); s.add_argument("url"); s.add_argument("--timeout", type=float, default=30)
+    s = sub.add_parser("smoke"); s.add_argument("base"); s.add_argument("path"); s.add_argument("--presigned", action="store_true")
+    s = sub.add_parser("upload"); s.add_argument("dir"); s.add_argument("--count", type=int, default=16)
+    s.add_argument("--size", type=int, default=1 << 20)
+    s = sub.add_parser("e2e"); s.add_argument("base"); s.add_argument("dir"); s.add_argument("--count", type=int, default=16)
+    s.add_argument("--requests", type=int, default=1000); s.add_argument("--warmup", type=int, default=50)
+    s.add_argument("--out", required=True)
+    s = sub.add_parser("metrics"); s.add_argument("url")
+    s = sub.add_parser("report"); s.add_argument("dir"); s.add_argument("--md", required=True); s.add_argument("--png", required=True)
+    a = p.parse_args()
+    return {"prepare": cmd_prepare, "wait": cmd_wait, "smoke": cmd_smoke, "upload": cmd_upload, "e2e": cmd_e2e,
+            "metrics": cmd_metrics, "report": cmd_report}[a.cmd](a) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import Metrics
+import Mirror
+import Postgres
+
+/// `POST /webhooks/fal` (CONTRACT § Mirror): signature first, over the raw body; then the payload; then one
+/// atomic statement that records it and queues the mirror. Answers in milliseconds; the worker does the rest.
+struct FalWebhookController<Context: RequestContext>: Sendable {
+    let verifier: FalWebhookVerifier
+    let jobs: MirrorJobStore
+    let lookup: GenerationLookup
+    let metrics = WebhookMetrics()
+
+    static var maximumBody: Int { 1 << 20 }
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("webhooks/fal", use: receive)
+    }
+
+    @Sendable func receive(request: Request, context: Context) async throws -> Response {
+        let body: [UInt8]
+        do {
+            body = Array(buffer: try await request.body.collect(upTo: Self.maximumBody))
+        } catch {
+            metrics.count("too_large")
+            throw ProblemError(.contentTooLarge, code: "too-large", detail: "Webhook bodies are limited to 1 MiB.")
+        }
+        let headers = FalWebhookHeaders(
+            requestID: request.headers[values: HTTPField.Name("X-Fal-Webhook-Request-Id")!].first,
+            userID: request.headers[values: HTTPField.Name("X-Fal-Webhook-User-Id")!].first,
+            timestamp: request.headers[values: HTTPField.Name("X-Fal-Webhook-Timestamp")!].first,
+            signature: request.headers[values: HTTPField.Name("X-Fal-Webhook-Signature")!].first)
+        let verdict: Result<Void, WebhookRejection>
+        do {
+            verdict = try await verifier.verify(headers, body: body, now: Int64(Date().timeIntervalSince1970))
+        } catch {
+            // fal's keys could not be loaded: ask fal to retry rather than refuse for good.
+            metrics.count("keys_unavailable")
+            throw ProblemError.unavailable("fal's signing keys are unavailable.")
+        }
+        if case .failure(let rejection) = verdict {
+            metrics.count("bad_signature")
+            throw ProblemError(.unauthorized, code: rejection.code, detail: rejection.detail)
+        }
+        let payload: FalWebhookPayload
+        switch FalWebhookPayload.parse(body) {
+        case .success(let parsed): payload = parsed
+        case .failure(let rejection):
+            metrics.count("bad_payload")
+            throw ProblemError.badRequest(rejection.detail)
+        }
+        guard payload.requestID == headers.requestID else {
+            metrics.count("id_mismatch")
+            throw ProblemError.badRequest("X-Fal-Webhook-Request-Id differs from the body's request_id.")
+        }
+        guard RequestID.isValid(payload.requestID) else {
+            metrics.count("bad_payload")
+            throw ProblemError.badRequest("request_id must be 1 to 128 of A-Za-z0-9._-.")
+        }
+        metrics.count("ok")
+
+        let outcome: WebhookOutcome
+        do {
+            switch payload.result {
+            case .video(let url, let contentType, let fileSize):
+                outcome = try await jobs.acceptVideo(requestID: payload.requestID, sourceURL: url, contentType: contentType, fileSize: fileSize)
+            case .failure(let reason):
+                outcome = try await jobs.rejectVideo(requestID: payload.requestID, sourceURL: nil, reason: String(reason.prefix(2000)))
+            }
+        } catch let error as PostgresError where error.code == .unavailable || error.code == .shutDown {
+            throw ProblemError.unavailable("The database is unavailable; fal will retry.")
+        }
+        if outcome != .unchanged {
+            // The gateway may hold "unknown" or "pending" for this id: drop it.
+            lookup.forgetLocally(payload.requestID)
+            await lookup.refresh(payload.requestID, record: nil)
+        }
+        let state = switch outcome {
+        case .enqueued: "enqueued"
+        case .failed: "failed"
+        case .unchanged: "unchanged"
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: #"{"request_id":\#(JSONText.quote(payload.requestID)),"result":"\#(state)"}"#)))
+    }
+}
+
+/// Webhook verifications by result, for `/metrics`.
+struct WebhookMetrics: Sendable {
+    func count(_ result: String) {
+        Counter(label: "usher_webhook_verifications_total", dimensions: [("result", result)]).increment()
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+public import UsherCrypto
+
+/// Why a webhook delivery was refused, with the HTTP status CONTRACT gives it.
+public struct WebhookRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let detail: String
+
+    public var description: String { "\(status) \(code): \(detail)" }
+
+    static func unauthorized(_ detail: String) -> WebhookRejection { WebhookRejection(status: 401, code: "bad-signature", detail: detail) }
+    static func badRequest(_ detail: String) -> WebhookRejection { WebhookRejection(status: 400, code: "bad-webhook", detail: detail) }
+}
+
+/// The signature headers of a fal webhook delivery.
+public struct FalWebhookHeaders: Sendable {
+    public var requestID: String?
+    public var userID: String?
+    public var timestamp: String?
+    public var signature: String?
+
+    public init(requestID: String?, userID: String?, timestamp: String?, signature: String?) {
+        self.requestID = requestID
+        self.userID = userID
+        self.timestamp = timestamp
+        self.signature = signature
+    }
+}
+
+/// Verifies fal's Ed25519 webhook signatures over the raw body, before anything parses it.
+///
+/// Signed bytes: `request_id + "\n" + user_id + "\n" + timestamp + "\n" + hex(sha256(body))`; the timestamp must
+/// be within ±300 s; any key of fal's JWKS may have signed.
+public struct FalWebhookVerifier: Sendable {
+    public let keys: FalKeyProvider
+    /// Default 300 s.
+    public var tolerance: Int64 = 300
+
+    public init(keys: FalKeyProvider) { self.keys = keys }
+
+    public static func signedBytes(requestID: String, userID: String, timestamp: String, body: some ContiguousByteStorage) -> [UInt8] {
+        let digest = body.withUnsafeBytes { SHA256.hash($0) }
+        return Array("\(requestID)\n\(userID)\n\(timestamp)\n\(digest.hexString)".utf8)
+    }
+
+    public func verify(_ headers: FalWebhookHeaders, body: [UInt8], now: Int64) async throws -> Result<Void, WebhookRejection> {
+        guard let requestID = headers.requestID, let userID = headers.userID, let timestamp = headers.timestamp,
+            let signatureHex = headers.signature
+        else {
+            return .failure(.unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature"))
+        }
+        guard let seconds = Int64(timestamp), abs(now - seconds) <= tolerance else {
+            return .failure(.unauthorized("timestamp outside ±\(tolerance) s"))
+        }
+        guard let signature = Hex.decode(signatureHex), signature.count == 64 else {
+            return .failure(.unauthorized("signature is not 64 bytes of hex"))
+        }
+        let message = Self.signedBytes(requestID: requestID, userID: userID, timestamp: timestamp, body: body)
+        if try await keys.keys().contains(where: { $0.isValidSignature(signature, for: message) }) { return .success(()) }
+        if let fresh = try await keys.refreshAfterUnknownSignature(), fresh.contains(where: { $0.isValidSignature(signature, for: message) }) {
+            return .success(())
+        }
+        return .failure(.unauthorized("signature does not verify under fal's keys"))
+    }
+}
+
+/// What a fal webhook says, parsed after its signature checked out.
+public struct FalWebhookPayload: Sendable, Equatable {
+    public enum Result: Sendable, Equatable {
+        case video(url: String, contentType: String?, fileSize: Int64?)
+        /// fal reported an error, or OK without a usable video.
+        case failure(String)
+    }
+
+    public let requestID: String
+    public let result: Result
+
+    /// Parses fal's payload `{request_id, gateway_request_id, status, payload, error, payload_error}`.
+    public static func parse(_ body: [UInt8]) -> Swift.Result<FalWebhookPayload, WebhookRejection> {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+            return .failure(.badRequest("body is not a JSON object"))
+        }
+        guard let requestID = object["request_id"] as? String, !requestID.isEmpty else {
+            return .failure(.badRequest("request_id is missing"))
+        }
+        let status = (object["status"] as? String)?.uppercased()
+        switch status {
+        case "OK", "COMPLETED":
+            if let payloadError = object["payload_error"] as? String, !payloadError.isEmpty {
+                return .success(FalWebhookPayload(requestID: requestID, result: .failure("payload_error: \(payloadError)")))
+            }
+            guard let payload = object["payload"] as? [String: Any], let video = payload["video"] as? [String: Any],
+                let url = video["url"] as? String, !url.isEmpty
+            else {
+                return .success(FalWebhookPayload(requestID: requestID, result: .failure("fal reported OK without payload.video.url")))
+            }
+            let size = (video["file_size"] as? NSNumber).map { $0.int64Value }
+            return .success(FalWebhookPayload(requestID: requestID, result: .video(url: url, contentType: video["content_type"] as? String, fileSize: size)))
+        case "ERROR":
+            let error = object["error"] as? String ?? (object["error"].map { "\($0)" } ?? "fal reported ERROR")
+            return .success(FalWebhookPayload(requestID: requestID, result: .failure(error)))
+        default:
+            return .failure(.badRequest("status must be OK, COMPLETED or ERROR"))
+        }
+    }
+}

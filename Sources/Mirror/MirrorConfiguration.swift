@@ -1,0 +1,68 @@
+/// Settings of the webhook intake and the mirror worker, with CONTRACT's defaults.
+public struct MirrorConfiguration: Sendable {
+    /// `MIRROR_ALLOWED_HOSTS` [fal.media,*.fal.media]: host names or IP literals, optionally `*.`-prefixed,
+    /// optionally `:port`.
+    public var allowedHosts: [HostPattern] = [HostPattern("fal.media")!, HostPattern("*.fal.media")!]
+    /// `MIRROR_MAX_BYTES` [4 GiB].
+    public var maximumBytes: Int64 = 4 << 30
+    /// `MIRROR_ALLOW_INSECURE_LOCALHOST` [off]: lets tests mirror over http from 127.0.0.0/8.
+    public var allowInsecureLocalhost = false
+    /// Parts of a multipart upload (S3's minimum is 5 MiB). Default 8 MiB; smaller files go up in one PUT.
+    public var partSize = 8 << 20
+    /// Parts uploading at once while the download continues. Default 3 (memory ≈ (3 + 1) × part size).
+    public var partsInFlight = 3
+    /// Attempts before a job is FAILED. Default 8.
+    public var maximumAttempts = 8
+    /// First retry delay, doubling per attempt up to `maximumBackoff`, with ±20 % jitter. Defaults 2 s and 5 min.
+    public var initialBackoff: Double = 2
+    public var maximumBackoff: Double = 300
+    /// A claimed job is held this long and renewed every third of it while working. Default 60 s.
+    public var leaseSeconds = 60
+    /// Jobs one worker process runs at once (`MIRROR_CONCURRENCY`). Default 2.
+    public var concurrency = 2
+    /// How long an idle worker waits before looking for due jobs again. Default 1 s.
+    public var pollInterval: Duration = .seconds(1)
+    /// Give up on a source that sends nothing for this long. Default 30 s.
+    public var readTimeout: Duration = .seconds(30)
+
+    public init() {}
+
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1), jittered.
+    public func backoff(afterAttempt attempt: Int) -> Double {
+        let base = min(maximumBackoff, initialBackoff * Double(1 << min(attempt - 1, 20)))
+        return base * Double.random(in: 0.8...1.2)
+    }
+}
+
+/// An allow-list entry: `fal.media`, `*.fal.media`, `127.0.0.1:8443`.
+public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
+    public let host: String
+    public let wildcard: Bool
+    public let port: Int?
+
+    public init?(_ text: String) {
+        var rest = Substring(text.lowercased())
+        guard !rest.isEmpty else { return nil }
+        wildcard = rest.hasPrefix("*.")
+        if wildcard { rest = rest.dropFirst(2) }
+        var port: Int?
+        if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
+            guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else { return nil }
+            port = value
+            rest = rest[..<colon]
+        }
+        if rest.hasPrefix("[") && rest.hasSuffix("]") { rest = rest.dropFirst().dropLast() }
+        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("*") else { return nil }
+        host = String(rest)
+        self.port = port
+    }
+
+    /// `host` is lowercase; `port` is the URL's effective port.
+    public func matches(host candidate: String, port candidatePort: Int) -> Bool {
+        if let port, port != candidatePort { return false }
+        if wildcard { return candidate.hasSuffix("." + host) }
+        return candidate == host
+    }
+
+    public var description: String { (wildcard ? "*." : "") + host + (port.map { ":\($0)" } ?? "") }
+}
