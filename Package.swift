@@ -143,13 +143,29 @@ let package = Package(
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "GatewayTests",
+        .target(
+            name: "ServerTestSupport",
             dependencies: [
                 "UsherServer", "Gateway", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth", "UsherTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/ServerTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MirrorTests",
+            dependencies: [
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "Postgres", "SigV4", "UsherCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

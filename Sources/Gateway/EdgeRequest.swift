@@ -15,20 +15,24 @@ enum EdgeRequest {
     static let maximumURILength = 8192
 
     /// Splits `/v/{id}?query` into route and raw query.
+    ///
+    /// Everything here works on UTF-8 bytes: Character-based `split`/`hasPrefix` on a query carrying a
+    /// 250-byte token cost more than the presign itself.
     static func parse(uri: String) -> (route: EdgeRoute, query: Substring) {
-        let question = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
-        let path = question.map { uri[..<$0] } ?? uri[...]
-        let query = question.map { uri[uri.index(after: $0)...] } ?? ""
+        let utf8 = uri.utf8
+        let question = utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = uri[..<(question ?? uri.endIndex)]
+        let query = question.map { uri[utf8.index(after: $0)...] } ?? ""
         let route: EdgeRoute
-        if path.hasPrefix("/v/") {
-            let id = path.dropFirst(3)
+        if path.utf8.starts(with: "/v/".utf8) {
+            let id = path[path.utf8.index(path.startIndex, offsetBy: 3)...]
             route = isValidID(id) ? .video(id) : .malformedID
-        } else if path.hasPrefix("/s/") {
-            let code = path.dropFirst(3)
+        } else if path.utf8.starts(with: "/s/".utf8) {
+            let code = path[path.utf8.index(path.startIndex, offsetBy: 3)...]
             route = isValidID(code) ? .share(code) : .malformedID
-        } else if path == "/healthz" {
+        } else if path.utf8.elementsEqual("/healthz".utf8) {
             route = .healthz
-        } else if path == "/readyz" {
+        } else if path.utf8.elementsEqual("/readyz".utf8) {
             route = .readyz
         } else {
             route = .unknown
@@ -38,15 +42,19 @@ enum EdgeRequest {
 
     static func isValidID(_ id: Substring) -> Bool { RequestID.isValid(id) }
 
-    /// The raw (still percent-encoded) value of the first `name=` parameter.
-    static func queryValue(_ query: Substring, _ name: String) -> Substring? {
-        guard !query.isEmpty else { return nil }
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            if let equals = pair.firstIndex(of: "=") {
-                if pair[..<equals] == name { return pair[pair.index(after: equals)...] }
-            } else if pair == name {
-                return ""
+    /// The raw (still percent-encoded) value of the first `name=` parameter; `""` for a bare `name`.
+    static func queryValue(_ query: Substring, _ name: StaticString) -> Substring? {
+        let utf8 = query.utf8
+        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            let equals = utf8[start..<end].firstIndex(of: UInt8(ascii: "="))
+            if utf8[start..<(equals ?? end)].elementsEqual(key) {
+                guard let equals else { return "" }
+                return query[utf8.index(after: equals)..<end]
             }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
         return nil
     }
@@ -80,24 +88,44 @@ enum EdgeRequest {
 
     /// `Authorization: Bearer T`, then `?token=T`, then the `usher_token` cookie.
     static func token(authorization: String?, query: Substring, cookie: String?) -> String? {
-        if let authorization {
-            let trimmed = authorization.drop { $0 == " " }
-            if trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " {
-                let token = trimmed.dropFirst(7).drop { $0 == " " }
-                if !token.isEmpty { return String(token) }
-            }
-        }
+        if let authorization, let token = bearer(authorization) { return token }
         if let raw = queryValue(query, "token"), !raw.isEmpty {
             return percentDecode(raw) ?? String(raw)
         }
-        if let cookie {
-            for part in cookie.split(separator: ";") {
-                let pair = part.drop { $0 == " " }
-                if pair.hasPrefix("usher_token=") {
-                    let value = pair.dropFirst("usher_token=".count)
-                    if !value.isEmpty { return String(value) }
-                }
+        if let cookie, let value = cookieValue(cookie[...], "usher_token"), !value.isEmpty { return String(value) }
+        return nil
+    }
+
+    /// The credentials of `Bearer <token>` (scheme case-insensitive), or nil for other schemes.
+    static func bearer(_ header: String) -> String? {
+        let utf8 = header.utf8
+        var i = utf8.startIndex
+        while i < utf8.endIndex && utf8[i] == UInt8(ascii: " ") { i = utf8.index(after: i) }
+        let scheme = "bearer".utf8
+        var j = i
+        for expected in scheme {
+            guard j < utf8.endIndex, utf8[j] | 0x20 == expected else { return nil }
+            j = utf8.index(after: j)
+        }
+        guard j < utf8.endIndex, utf8[j] == UInt8(ascii: " ") else { return nil }
+        while j < utf8.endIndex && utf8[j] == UInt8(ascii: " ") { j = utf8.index(after: j) }
+        var end = utf8.endIndex
+        while end > j && utf8[utf8.index(before: end)] == UInt8(ascii: " ") { end = utf8.index(before: end) }
+        return j < end ? String(header[j..<end]) : nil
+    }
+
+    /// The value of cookie `name` in a `Cookie` header (`a=b; name=value`).
+    static func cookieValue(_ header: Substring, _ name: StaticString) -> Substring? {
+        let utf8 = header.utf8
+        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            while start < utf8.endIndex && utf8[start] == UInt8(ascii: " ") { start = utf8.index(after: start) }
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex
+            if let equals = utf8[start..<end].firstIndex(of: UInt8(ascii: "=")), utf8[start..<equals].elementsEqual(key) {
+                return header[utf8.index(after: equals)..<end]
             }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
         return nil
     }
@@ -112,14 +140,13 @@ enum EdgeRequest {
     /// `download=1|true[&filename=NAME]`; `0`, `false` or absent: none; anything else is a 400.
     static func download(_ query: Substring) -> Download {
         guard let value = queryValue(query, "download") else { return .none }
-        switch value {
-        case "0", "false": return .none
-        case "1", "true":
+        if value.utf8.elementsEqual("0".utf8) || value.utf8.elementsEqual("false".utf8) { return .none }
+        if value.utf8.elementsEqual("1".utf8) || value.utf8.elementsEqual("true".utf8) {
             guard let raw = queryValue(query, "filename") else { return .attachment(filename: nil) }
             guard let name = percentDecode(raw), !name.isEmpty else { return .invalid }
             return .attachment(filename: name)
-        default: return .invalid
         }
+        return .invalid
     }
 }
 

@@ -95,7 +95,7 @@ public final class EdgeService: Sendable {
 
     private func verify(_ token: String, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
         let (verifier, generation) = keys.snapshot
-        let signature = token.lastIndex(of: ".").map { token[token.index(after: $0)...] } ?? token[...]
+        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token[...]
         guard let bound = tokenCaches[ObjectIdentifier(loop)] else {
             return try? verifier.verify(token, now: now).get()
         }

@@ -76,6 +76,11 @@ public struct FalWebhookPayload: Sendable, Equatable {
     public let requestID: String
     public let result: Result
 
+    public init(requestID: String, result: Result) {
+        self.requestID = requestID
+        self.result = result
+    }
+
     /// Parses fal's payload `{request_id, gateway_request_id, status, payload, error, payload_error}`.
     public static func parse(_ body: [UInt8]) -> Swift.Result<FalWebhookPayload, WebhookRejection> {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {

@@ -22,6 +22,9 @@ final class RedisLoopConnection: @unchecked Sendable {
     private var state = State.idle
     private var backoff: Duration
     private var consecutiveFailures = 0
+    /// Commands written this event-loop tick go out in one flush (one syscall) at its end, so a burst of
+    /// requests arriving together costs one write to Redis, not one each.
+    private var flushScheduled = false
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -62,7 +65,14 @@ final class RedisLoopConnection: @unchecked Sendable {
             promise.fail(RedisError(.timeout))
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(RedisCommand(arguments: arguments, promise: promise), promise: nil)
+        channel.write(RedisCommand(arguments: arguments, promise: promise), promise: nil)
+        if !flushScheduled {
+            flushScheduled = true
+            eventLoop.execute {
+                self.flushScheduled = false
+                channel.flush()
+            }
+        }
         promise.futureResult.whenComplete { _ in timeout.cancel() }
         return promise.futureResult
     }

@@ -44,7 +44,8 @@ public struct UsherConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// `USHER_PUBLIC_URL` [http:// + USHER_LISTEN].
     public var publicURL: String
-    /// `MIRROR_ALLOWED_HOSTS`, `MIRROR_MAX_BYTES`, `MIRROR_ALLOW_INSECURE_LOCALHOST`, `MIRROR_CONCURRENCY`.
+    /// `MIRROR_ALLOWED_HOSTS`, `MIRROR_MAX_BYTES`, `MIRROR_ALLOW_INSECURE_LOCALHOST`, `MIRROR_CONCURRENCY` [2],
+    /// `MIRROR_LEASE_SECONDS` [60].
     public var mirror: MirrorConfiguration
     /// `FAL_JWKS_FILE`, else `FAL_JWKS_URL` [fal's URL, then its fallback].
     public var falKeys: FalKeyProvider.Source
@@ -89,6 +90,7 @@ public struct UsherConfiguration: Sendable {
         mirror.maximumBytes = Int64(try environment.integer("MIRROR_MAX_BYTES", default: 4 << 30, range: 1...(1 << 50)))
         mirror.allowInsecureLocalhost = try environment.flag("MIRROR_ALLOW_INSECURE_LOCALHOST")
         mirror.concurrency = try environment.integer("MIRROR_CONCURRENCY", default: 2, range: 1...64)
+        mirror.leaseSeconds = try environment.integer("MIRROR_LEASE_SECONDS", default: 60, range: 3...3600)
         self.mirror = mirror
         if let file = environment["FAL_JWKS_FILE"] {
             falKeys = .file(file)

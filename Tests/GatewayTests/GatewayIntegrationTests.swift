@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ServerTestSupport
 import UsherTestSupport
 
 /// `/v/{id}` and the admin API against real redis-server, PostgreSQL and SeaweedFS. Serialized: some tests

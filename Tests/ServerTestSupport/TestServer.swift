@@ -1,29 +1,29 @@
-import Foundation
+public import Foundation
 import Gateway
-import ServiceLifecycle
 import Logging
 import NIOCore
 import Postgres
+import ServiceLifecycle
 import SigV4
 import Testing
 import UsherCrypto
-import UsherServer
-import UsherTestSupport
-import ViewerAuth
+public import UsherServer
+public import UsherTestSupport
+public import ViewerAuth
 
 /// A real Usher (`buildServices`, as `usher serve` builds it) on ephemeral ports, against the local stack's
 /// `usher_test` database and Redis database 1.
-final class TestServer: Sendable {
-    let services: UsherServices
-    let task: Task<Void, any Error>
-    let edgeURL: String
-    let appURL: String
-    let minter: ViewerTokenMinter
-    let keysPath: String
+public final class TestServer: Sendable {
+    public let services: UsherServices
+    public let task: Task<Void, any Error>
+    public let edgeURL: String
+    public let appURL: String
+    public let minter: ViewerTokenMinter
+    public let keysPath: String
 
-    static let adminToken = "test-admin-token"
+    public static let adminToken = "test-admin-token"
 
-    static func start(_ overrides: [String: String] = [:]) async throws -> TestServer {
+    public static func start(_ overrides: [String: String] = [:], roles: String? = nil) async throws -> TestServer {
         let seed = try SecureRandom.bytes(32)
         let jwks = #"{"keys":[{"kty":"oct","kid":"test","k":"\#(Base64URL.encode(seed))"}]}"#
         let keysPath = FileManager.default.temporaryDirectory.appendingPathComponent("usher-test-keys-\(UUID().uuidString).json").path
@@ -39,12 +39,13 @@ final class TestServer: Sendable {
         values["USHER_EVENT_LOOPS"] = "2"
         values["USHER_SHUTDOWN_GRACE"] = "5"
         for (name, value) in overrides { values[name] = value }
-        let configuration = try UsherConfiguration(environment: Environment(values), coreCount: 2)
+        var configuration = try UsherConfiguration(environment: Environment(values), coreCount: 2)
+        if let roles { configuration.roles = try UsherConfiguration.roles(roles) }
         var logger = Logger(label: "usher-test")
         logger.logLevel = .warning
         let services = try await buildServices(configuration: configuration, logger: logger)
         let task = Task { try await services.run() }
-        let edgePort = try await services.edge!.localAddress.get().port!
+        let edgePort = try await services.edge?.localAddress.get().port ?? 0
         let appPort = try await services.appPort.get()
         let key = try ViewerKeySet(jwks: Array(jwks.utf8)).keys[0]
         return TestServer(
@@ -61,13 +62,13 @@ final class TestServer: Sendable {
         self.keysPath = keysPath
     }
 
-    func stop() async throws {
+    public func stop() async throws {
         await services.serviceGroup.triggerGracefulShutdown()
         try await task.value
         try? FileManager.default.removeItem(atPath: keysPath)
     }
 
-    func token(videoIDs: [String] = [], owner: String? = nil, ttl: Int64 = 600) throws -> String {
+    public func token(videoIDs: [String] = [], owner: String? = nil, ttl: Int64 = 600) throws -> String {
         let now = Int64(Date().timeIntervalSince1970)
         var claims = ViewerTokenMinter.Claims(issuedAt: now, expiresAt: now + ttl)
         claims.videoIDs = videoIDs
@@ -77,14 +78,14 @@ final class TestServer: Sendable {
     }
 
     /// POST /v1/generations.
-    func register(_ json: String, token: String = adminToken) async throws -> HTTPResult {
+    public func register(_ json: String, token: String = adminToken) async throws -> HTTPResult {
         try await TestHTTP.request(
             appURL + "/v1/generations", method: "POST", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
             body: Data(json.utf8))
     }
 
     /// Uploads bytes to the stack's bucket with a signed PUT.
-    func upload(key: String, bytes: Data) async throws {
+    public func upload(key: String, bytes: Data) async throws {
         let signer = RequestSigner(configuration: services.configuration.s3)
         let signed = signer.sign(
             S3Request(method: "PUT", key: key, headers: [("Content-Type", "video/mp4")]),
@@ -94,11 +95,11 @@ final class TestServer: Sendable {
     }
 
     /// Changes a row behind the caches' back, then drops the cached copies (as the mirror's writers do).
-    func setRow(_ id: String, _ assignments: String, _ parameters: [String?] = []) async throws {
+    public func setRow(_ id: String, _ assignments: String, _ parameters: [String?] = []) async throws {
         _ = try await services.postgres.query("UPDATE generations SET \(assignments) WHERE request_id = $1", [id] + parameters)
         let record = try await services.store.find(id)?.delivery
         await services.lookup.refresh(id, record: record)
     }
 }
 
-func uniqueID(_ prefix: String = "t") -> String { "\(prefix)-\(UUID().uuidString.lowercased())" }
+public func uniqueID(_ prefix: String = "t") -> String { "\(prefix)-\(UUID().uuidString.lowercased())" }

@@ -1,0 +1,48 @@
+@testable import Gateway
+import Testing
+
+@Suite struct EdgeRequestTests {
+    @Test func routes() {
+        #expect(EdgeRequest.parse(uri: "/v/abc-1.x_y?token=t").route == .video("abc-1.x_y"))
+        #expect(EdgeRequest.parse(uri: "/v/abc-1.x_y?token=t").query == "token=t")
+        #expect(EdgeRequest.parse(uri: "/s/CODE").route == .share("CODE"))
+        #expect(EdgeRequest.parse(uri: "/healthz").route == .healthz)
+        #expect(EdgeRequest.parse(uri: "/readyz?x").route == .readyz)
+        #expect(EdgeRequest.parse(uri: "/v/").route == .malformedID)
+        #expect(EdgeRequest.parse(uri: "/v/..").route == .malformedID)
+        #expect(EdgeRequest.parse(uri: "/v/a%20b").route == .malformedID)
+        #expect(EdgeRequest.parse(uri: "/v/a/b").route == .malformedID)
+        #expect(EdgeRequest.parse(uri: "/v/é").route == .malformedID)
+        #expect(EdgeRequest.parse(uri: "/other").route == .unknown)
+    }
+
+    @Test func queryValues() {
+        #expect(EdgeRequest.queryValue("a=1&token=abc.def&b", "token") == "abc.def")
+        #expect(EdgeRequest.queryValue("a=1&b", "b") == "")
+        #expect(EdgeRequest.queryValue("tokens=1&token=2", "token") == "2")
+        #expect(EdgeRequest.queryValue("", "token") == nil)
+        #expect(EdgeRequest.queryValue("&&token=&", "token") == "")
+        #expect(EdgeRequest.percentDecode("a%20b+c%C3%A9") == "a b cé")
+        #expect(EdgeRequest.percentDecode("%zz") == nil)
+        #expect(EdgeRequest.percentDecode("%FF") == nil)
+    }
+
+    @Test func tokenSources() {
+        #expect(EdgeRequest.token(authorization: "Bearer h.t.s", query: "token=q", cookie: "usher_token=c") == "h.t.s")
+        #expect(EdgeRequest.token(authorization: "  bearer   h.t.s  ", query: "", cookie: nil) == "h.t.s")
+        #expect(EdgeRequest.token(authorization: "Basic dXNlcg==", query: "token=q", cookie: nil) == "q")
+        #expect(EdgeRequest.token(authorization: "Bearer ", query: "", cookie: "a=b; usher_token=c; d=e") == "c")
+        #expect(EdgeRequest.token(authorization: nil, query: "x=1", cookie: "usher_tokenx=1") == nil)
+        #expect(EdgeRequest.token(authorization: nil, query: "token=", cookie: nil) == nil)
+    }
+
+    @Test func downloads() {
+        #expect(EdgeRequest.download("") == .none)
+        #expect(EdgeRequest.download("download=0") == .none)
+        #expect(EdgeRequest.download("download=false") == .none)
+        #expect(EdgeRequest.download("download=1") == .attachment(filename: nil))
+        #expect(EdgeRequest.download("download=true&filename=my%20clip.mp4") == .attachment(filename: "my clip.mp4"))
+        #expect(EdgeRequest.download("download=yes") == .invalid)
+        #expect(EdgeRequest.download("download=1&filename=") == .invalid)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import Mirror
+import Testing
+import UsherCrypto
+import UsherTestSupport
+
+@Suite struct WebhookVerifierTests {
+    static func verifier(jwks: String) throws -> (FalWebhookVerifier, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
+        try jwks.write(toFile: path, atomically: true, encoding: .utf8)
+        return (FalWebhookVerifier(keys: FalKeyProvider(source: .file(path), httpClient: nil, logger: Logger(label: "test"))), path)
+    }
+
+    @Test func acceptsAnyKeyOfTheSetAndRefusesEverythingElse() async throws {
+        let first = try Ed25519PrivateKey()
+        let second = try Ed25519PrivateKey()
+        // One key padded, one not: both spellings of base64url appear in the wild.
+        let jwks = #"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(first.publicKey.rawRepresentation))="},{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(second.publicKey.rawRepresentation))"}]}"#
+        let (verifier, path) = try Self.verifier(jwks: jwks)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let body = Array(#"{"request_id":"r1"}"#.utf8)
+        let now: Int64 = 1_800_000_000
+        func headers(_ key: Ed25519PrivateKey, timestamp: Int64 = now, body: [UInt8] = body) throws -> FalWebhookHeaders {
+            let message = FalWebhookVerifier.signedBytes(requestID: "r1", userID: "u", timestamp: String(timestamp), body: body)
+            return FalWebhookHeaders(requestID: "r1", userID: "u", timestamp: String(timestamp), signature: Hex.encode(try key.signature(for: message)))
+        }
+        func accepted(_ headers: FalWebhookHeaders, _ body: [UInt8] = body) async throws -> Bool {
+            if case .success = try await verifier.verify(headers, body: body, now: now) { return true }
+            return false
+        }
+        for key in [first, second] { #expect(try await accepted(headers(key))) }
+        #expect(try await !accepted(headers(try Ed25519PrivateKey())))
+        #expect(try await !accepted(headers(first), body + [0x20]))
+        #expect(try await !accepted(headers(first, timestamp: now - 301)))
+        #expect(try await accepted(headers(first, timestamp: now - 300)))
+        var noUser = try headers(first)
+        noUser.userID = nil
+        #expect(try await !accepted(noUser))
+        var badHex = try headers(first)
+        badHex.signature = "zz" + String(badHex.signature!.dropFirst(2))
+        #expect(try await !accepted(badHex))
+    }
+
+    @Test func payloadsMapToResults() throws {
+        func parse(_ json: String) -> Result<FalWebhookPayload, WebhookRejection> { FalWebhookPayload.parse(Array(json.utf8)) }
+        #expect(try parse(#"{"request_id":"a","status":"OK","payload":{"video":{"url":"https://v3.fal.media/x.mp4","content_type":"video/mp4","file_size":123}}}"#).get()
+            == FalWebhookPayload(requestID: "a", result: .video(url: "https://v3.fal.media/x.mp4", contentType: "video/mp4", fileSize: 123)))
+        #expect(try parse(#"{"request_id":"a","status":"COMPLETED","payload":{"video":{"url":"https://fal.media/y"}}}"#).get().result
+            == .video(url: "https://fal.media/y", contentType: nil, fileSize: nil))
+        #expect(try parse(#"{"request_id":"a","status":"ERROR","error":"boom"}"#).get().result == .failure("boom"))
+        #expect(try parse(#"{"request_id":"a","status":"OK","payload":null,"payload_error":"too big"}"#).get().result == .failure("payload_error: too big"))
+        #expect(try parse(#"{"request_id":"a","status":"OK","payload":{}}"#).get().result == .failure("fal reported OK without payload.video.url"))
+        for bad in ["[]", "{", #"{"status":"OK"}"#, #"{"request_id":"a","status":"MAYBE"}"#] {
+            #expect(throws: WebhookRejection.self, "\(bad)") { try parse(bad).get() }
+        }
+    }
+
+    @Test(arguments: [
+        ("https://v3.fal.media/files/a.mp4", true), ("https://fal.media/a", true), ("https://evilfal.media/a", false),
+        ("http://v3.fal.media/a", false), ("https://127.0.0.1/a", false), ("https://169.254.169.254/latest", false),
+        ("file:///etc/passwd", false), ("https://user:pw@v3.fal.media/a", false), ("gopher://fal.media/", false),
+    ])
+    func sourcePolicyInProductionMode(url: String, allowed: Bool) {
+        var configuration = MirrorConfiguration()
+        configuration.allowedHosts += [HostPattern("127.0.0.1")!, HostPattern("169.254.169.254")!]
+        let policy = SourcePolicy(configuration: configuration)
+        #expect(((try? policy.check(url)) != nil) == allowed, "\(url)")
+    }
+
+    @Test func hostPatterns() {
+        #expect(HostPattern("*.fal.media")!.matches(host: "v3.fal.media", port: 443))
+        #expect(!HostPattern("*.fal.media")!.matches(host: "fal.media", port: 443))
+        #expect(HostPattern("127.0.0.1:8443")!.matches(host: "127.0.0.1", port: 8443))
+        #expect(!HostPattern("127.0.0.1:8443")!.matches(host: "127.0.0.1", port: 443))
+        #expect(HostPattern("") == nil)
+        #expect(HostPattern("a/b") == nil)
+        #expect(HostPattern("host:99999") == nil)
+    }
+
+    @Test func objectKeysFollowTheContentType() {
+        #expect(Mirrorer.objectKey(requestID: "r", contentType: "video/mp4", sourcePath: "/x") == "videos/r.mp4")
+        #expect(Mirrorer.objectKey(requestID: "r", contentType: "video/webm; codecs=vp9", sourcePath: "/x") == "videos/r.webm")
+        #expect(Mirrorer.objectKey(requestID: "r", contentType: "application/octet-stream", sourcePath: "/a/b.mov") == "videos/r.mov")
+        #expect(Mirrorer.objectKey(requestID: "r", contentType: "", sourcePath: "/a/b") == "videos/r.mp4")
+    }
+}
+
+/// Signatures made by Python's `cryptography` verify here.
+@Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason))
+struct WebhookCrossCheckTests {
+    struct Case: Codable {
+        var request_id: String
+        var user_id: String
+        var timestamp: String
+        var body: String
+    }
+
+    struct Request: Codable {
+        var seed: String
+        var cases: [Case]
+    }
+
+    struct Response: Codable {
+        var public_key: String
+        var signatures: [String]
+    }
+
+    @Test func signaturesFromPythonVerify() async throws {
+        let now: Int64 = 1_800_000_000
+        let bodies = [#"{"request_id":"a"}"#, "", String(repeating: "é", count: 5000)]
+        let cases = bodies.enumerated().map { index, body in
+            Case(request_id: "req-\(index)", user_id: "user-\(index)", timestamp: String(now - Int64(index)), body: Data(body.utf8).base64EncodedString())
+        }
+        let response = try runPythonPeer("fal_webhook_sign.py", input: Request(seed: Hex.encode(try SecureRandom.bytes(32)), cases: cases), as: Response.self)
+        let x = Base64URL.encode(try #require(Hex.decode(response.public_key)))
+        let (verifier, path) = try WebhookVerifierTests.verifier(jwks: #"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"\#(x)"}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for (testCase, signature) in zip(cases, response.signatures) {
+            let headers = FalWebhookHeaders(requestID: testCase.request_id, userID: testCase.user_id, timestamp: testCase.timestamp, signature: signature)
+            let body = [UInt8](Data(base64Encoded: testCase.body)!)
+            let good = try await verifier.verify(headers, body: body, now: now)
+            #expect(throws: Never.self) { try good.get() }
+            let tampered = try await verifier.verify(headers, body: body + [1], now: now)
+            #expect(throws: WebhookRejection.self) { try tampered.get() }
+        }
+    }
+}
