@@ -9,8 +9,8 @@ public struct MirrorConfiguration: Sendable {
     public var allowInsecureLocalhost = false
     /// Parts of a multipart upload (S3's minimum is 5 MiB). Default 8 MiB; smaller files go up in one PUT.
     public var partSize = 8 << 20
-    /// Parts uploading at once while the download continues. Default 3 (memory ≈ (3 + 1) × part size).
-    public var partsInFlight = 3
+    /// Parts uploading at once while the download continues. Default 2 (memory ≈ (2 + 1) × part size).
+    public var partsInFlight = 2
     /// Attempts before a job is FAILED. Default 8.
     public var maximumAttempts = 8
     /// First retry delay, doubling per attempt up to `maximumBackoff`, with ±20 % jitter. Defaults 2 s and 5 min.
@@ -20,8 +20,9 @@ public struct MirrorConfiguration: Sendable {
     public var leaseSeconds = 60
     /// Jobs one worker process runs at once (`MIRROR_CONCURRENCY`). Default 2.
     public var concurrency = 2
-    /// How long an idle worker waits before looking for due jobs again. Default 1 s.
-    public var pollInterval: Duration = .seconds(1)
+    /// How long an idle worker waits before looking for due jobs again. Default 250 ms: a claim is one indexed
+    /// query, and a webhook's job starts within a quarter second.
+    public var pollInterval: Duration = .milliseconds(250)
     /// Give up on a source that sends nothing for this long. Default 30 s.
     public var readTimeout: Duration = .seconds(30)
 

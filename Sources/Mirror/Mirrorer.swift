@@ -102,6 +102,7 @@ public struct Mirrorer: Sendable {
         let maximum = configuration.maximumBytes
         let uploader = self.uploader
         var pending = ByteBuffer()
+        pending.reserveCapacity(partSize)
         var total: Int64 = 0
         var uploadID: String?
         var parts: [(number: Int, etag: String)] = []
@@ -121,16 +122,21 @@ public struct Mirrorer: Sendable {
                     group.addTask { (number, try await uploader.uploadPart(key: key, uploadID: id, number: number, body: part)) }
                 }
                 do {
-                    for try await chunk in body {
+                    for try await var chunk in body {
                         total += Int64(chunk.readableBytes)
                         if total > maximum {
                             throw MirrorError(.tooLarge, permanent: true, "source exceeded MIRROR_MAX_BYTES \(maximum)")
                         }
-                        var chunk = chunk
-                        pending.writeBuffer(&chunk)
-                        while pending.readableBytes >= partSize {
-                            try await launch(pending.readSlice(length: partSize)!)
-                            pending.discardReadBytes()
+                        // Fill the part in place; a full part is handed to its upload whole and a fresh one
+                        // started, so no part is ever copied or resized.
+                        while chunk.readableBytes > 0 {
+                            var piece = chunk.readSlice(length: min(chunk.readableBytes, partSize - pending.readableBytes))!
+                            pending.writeBuffer(&piece)
+                            if pending.readableBytes == partSize {
+                                try await launch(pending)
+                                pending = ByteBuffer()
+                                pending.reserveCapacity(partSize)
+                            }
                         }
                     }
                 } catch let error as MirrorError {

@@ -17,9 +17,20 @@ struct ServeCommand: AsyncParsableCommand {
         if let appListen { environment.values["USHER_APP_LISTEN"] = appListen }
         var configuration = try UsherConfiguration(environment: environment, coreCount: ProcessInfo.processInfo.activeProcessorCount)
         if let roles { configuration.roles = try UsherConfiguration.roles(roles) }
+        // Buffers of 1 MiB and more (mirror parts are 8 MiB) come from mmap and go back to the kernel when freed;
+        // glibc's adaptive threshold would otherwise keep every freed part in the heap and RSS would only grow.
+        #if os(Linux)
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 20)
+        #endif
         let logger = UsherLogging.logger()
         logger.info("starting", metadata: ["roles": "\(configuration.roles.map(\.rawValue).sorted().joined(separator: ","))"])
         let services = try await buildServices(configuration: configuration, logger: logger)
         try await services.run()
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif
