@@ -43,7 +43,7 @@ final class MirrorIntegrationTests: Sendable {
             "MIRROR_ALLOW_INSECURE_LOCALHOST": "1", "MIRROR_LEASE_SECONDS": "5",
         ]
         for (name, value) in overrides { settings[name] = value }
-        return try await TestServer.start(settings)
+        return try await TestServer.start(settings, roles: "gateway,webhook,worker")
     }
 
     func deliver(_ server: TestServer, requestID: String, body: Data, headers: [(String, String)]? = nil) async throws -> HTTPResult {

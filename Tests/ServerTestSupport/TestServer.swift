@@ -23,7 +23,9 @@ public final class TestServer: Sendable {
 
     public static let adminToken = "test-admin-token"
 
-    public static func start(_ overrides: [String: String] = [:], roles: String? = nil) async throws -> TestServer {
+    /// Without `worker` unless asked for: the queue in `usher_test` is shared, and a gateway test's worker would
+    /// take (and fail) the mirror tests' jobs.
+    public static func start(_ overrides: [String: String] = [:], roles: String = "gateway,webhook") async throws -> TestServer {
         let seed = try SecureRandom.bytes(32)
         let jwks = #"{"keys":[{"kty":"oct","kid":"test","k":"\#(Base64URL.encode(seed))"}]}"#
         let keysPath = FileManager.default.temporaryDirectory.appendingPathComponent("usher-test-keys-\(UUID().uuidString).json").path
@@ -40,7 +42,7 @@ public final class TestServer: Sendable {
         values["USHER_SHUTDOWN_GRACE"] = "5"
         for (name, value) in overrides { values[name] = value }
         var configuration = try UsherConfiguration(environment: Environment(values), coreCount: 2)
-        if let roles { configuration.roles = try UsherConfiguration.roles(roles) }
+        configuration.roles = try UsherConfiguration.roles(roles)
         var logger = Logger(label: "usher-test")
         logger.logLevel = .warning
         let services = try await buildServices(configuration: configuration, logger: logger)
