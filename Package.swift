@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "AppServer",
             dependencies: [
-                "Gateway", "Mirror", "Postgres", "SigV4", "UsherCrypto",
+                "Gateway", "Mirror", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

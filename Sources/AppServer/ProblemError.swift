@@ -1,4 +1,5 @@
 public import Hummingbird
+import ViewerAuth
 
 /// An RFC 9457 problem as a Hummingbird error: every failure on the app listener answers
 /// `application/problem+json` with a fixed `type` per kind, never a stack trace or a secret.
@@ -36,43 +37,28 @@ public struct ProblemError: HTTPResponseError, Sendable {
     }
 }
 
-/// Small JSON writer for responses whose `null`s matter (Foundation's encoder drops nil members).
+/// Response bodies whose `null`s matter (Foundation's encoder drops nil members), written with ViewerAuth's
+/// strict JSON value so there is one JSON escaper in the project.
 enum JSONText {
     enum Value {
         case string(String)
         case number(Int64)
         case null
+
+        var json: JSONValue {
+            switch self {
+            case .string(let s): .string(s)
+            case .number(let n): .number(Double(n))
+            case .null: .null
+            }
+        }
     }
 
     static func object(_ members: [(String, Value)]) -> String {
-        "{" + members.map { name, value in quote(name) + ":" + render(value) }.joined(separator: ",") + "}"
+        JSONValue.object(members.map { (name: $0.0, value: $0.1.json) }).serialized
     }
 
-    static func render(_ value: Value) -> String {
-        switch value {
-        case .string(let s): quote(s)
-        case .number(let n): String(n)
-        case .null: "null"
-        }
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONValue.string(s).serialized }
 }
 
 extension Optional where Wrapped == String {
