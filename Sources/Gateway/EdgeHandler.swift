@@ -11,11 +11,13 @@ final class EdgeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let service: EdgeService
     private let metrics: EdgeMetrics
+    private let date: HTTPDate
     private var request: HTTPRequestHead?
 
-    init(service: EdgeService, metrics: EdgeMetrics) {
+    init(service: EdgeService, metrics: EdgeMetrics, date: HTTPDate) {
         self.service = service
         self.metrics = metrics
+        self.date = date
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -46,6 +48,7 @@ final class EdgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = reply.headers
         let body = head.method == .HEAD ? "" : reply.body
         headers.add(name: "Content-Length", value: String(reply.body.utf8.count))
+        headers.add(name: "Date", value: date.now)
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: reply.status, headers: headers))), promise: nil)

@@ -14,6 +14,7 @@ public final class EdgeServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let metrics = EdgeMetrics()
+    private let date = HTTPDate()
     private let boundPromise: EventLoopPromise<SocketAddress>
 
     public init(host: String, port: Int, service: EdgeService, group: any EventLoopGroup, logger: Logger) {
@@ -32,6 +33,7 @@ public final class EdgeServer: Service, Sendable {
         let quiesce = ServerQuiescingHelper(group: group)
         let service = self.service
         let metrics = self.metrics
+        let date = self.date
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -50,7 +52,7 @@ public final class EdgeServer: Service, Sendable {
                         // parts (no CR or LF can reach it), and the check cost ~9 % of a request's CPU.
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                             withErrorHandling: true, withOutboundHeaderValidation: false)
-                        try channel.pipeline.syncOperations.addHandler(EdgeHandler(service: service, metrics: metrics))
+                        try channel.pipeline.syncOperations.addHandler(EdgeHandler(service: service, metrics: metrics, date: date))
                     }
                 }
                 .bind(host: host, port: port).get()

@@ -31,6 +31,14 @@ public struct GenerationStore: Sendable {
         RETURNING \(columns)
         """
 
+    /// A row fal's webhook created before the app registered it (owner unknown) takes the app's owner and
+    /// visibility; a row that already has an owner is never changed here.
+    static let claimOwnerless = """
+        UPDATE generations SET owner = $2, visibility = $3, updated_at = now()
+        WHERE request_id = $1 AND owner IS NULL
+        RETURNING \(columns)
+        """
+
     public func find(_ requestID: String) async throws -> Generation? {
         try await client.query(Self.selectByID, [requestID]).records.first.map(Self.decode)
     }
@@ -62,6 +70,11 @@ public struct GenerationStore: Sendable {
             let inserted = try connection.query(
                 Self.insertRegistration, [requestID, owner, visibility.rawValue, objectKey, objectKey == nil ? nil : cdnURL])
             if let record = inserted.records.first { return .created(Self.decode(record)) }
+            if owner != nil, objectKey == nil,
+                let claimed = try connection.query(Self.claimOwnerless, [requestID, owner, visibility.rawValue]).records.first
+            {
+                return .created(Self.decode(claimed))
+            }
             guard let existing = try connection.query(Self.selectByID, [requestID]).records.first.map(Self.decode) else {
                 // Deleted between the two statements: report it as a conflict rather than guess.
                 throw PostgresError(.query, "generation \(requestID) vanished during registration")

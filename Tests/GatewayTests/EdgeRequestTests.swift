@@ -46,3 +46,11 @@ import Testing
         #expect(EdgeRequest.download("download=1&filename=") == .invalid)
     }
 }
+
+@Suite struct HTTPDateTests {
+    @Test func imfFixdate() {
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(1_369_353_600) == "Fri, 24 May 2013 00:00:00 GMT")
+        #expect(HTTPDate.format(1_795_965_664) == "Sun, 29 Nov 2026 15:21:04 GMT")
+    }
+}

@@ -30,6 +30,7 @@ struct GatewayIntegrationTests {
             #expect(redirect.body.isEmpty)
             #expect(redirect.header("Content-Length") == "0")
             #expect(redirect.header("Referrer-Policy") == "no-referrer")
+            #expect(redirect.header("Date")?.hasSuffix(" GMT") == true)
             let maxAge = redirect.header("Cache-Control").flatMap { Int($0.replacingOccurrences(of: "private, max-age=", with: "")) }
             #expect(maxAge.map { (835...840).contains($0) } == true, "Cache-Control: \(redirect.header("Cache-Control") ?? "-")")
             let location = try #require(redirect.header("Location"))

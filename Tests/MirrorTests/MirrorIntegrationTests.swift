@@ -198,6 +198,11 @@ final class MirrorIntegrationTests: Sendable {
 
         let gone = try await TestHTTP.request("\(server.edgeURL)/v/\(failed)?token=\(try server.token(videoIDs: [failed]))")
         #expect(gone.status == 410)
+
+        // The app registers the request after fal's webhook created the row: it takes the owner, once.
+        #expect(try await server.register(#"{"request_id":"\#(failed)","owner":"app-1","visibility":"private"}"#).status == 201)
+        #expect(try await generation(server, failed)?["owner"] as? String == "app-1")
+        #expect(try await server.register(#"{"request_id":"\#(failed)","owner":"app-2","visibility":"private"}"#).status == 409)
         try await server.stop()
     }
 
@@ -285,5 +290,64 @@ final class MirrorIntegrationTests: Sendable {
         let stored = try await storedObject(rescuer, key: "videos/\(id).mp4")
         #expect(stored.body.count == size)
         try await rescuer.stop()
+    }
+
+    @Test func databaseDownAnswers503SoFalRetries() async throws {
+        let server = try await server()
+        let id = uniqueID("dbdown")
+        let body = FalSigner.okBody(requestID: id, url: "\(fal.base)/files/\(id)?size=1000")
+        try LocalStack.stack("stop", "postgres")
+        let refused: HTTPResult
+        do {
+            refused = try await deliver(server, requestID: id, body: body)
+        } catch {
+            try LocalStack.stack("start")
+            throw error
+        }
+        try LocalStack.stack("start")
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") != nil)
+        // fal's retry, once the database is back: nothing was lost.
+        var delivered = false
+        for _ in 0..<40 where !delivered {
+            delivered = try await deliver(server, requestID: id, body: body).status == 200
+            if !delivered { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        #expect(delivered)
+        #expect(try await settled(server, id)?["status"] as? String == "COMPLETED")
+        try await server.stop()
+    }
+
+    @Test func usherMirrorAndBackfillCommands() async throws {
+        let server = try await server()
+        let id = uniqueID("cli")
+        // A generation that fal reported but whose mirror failed (the source was briefly refusing).
+        #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o"}"#).status == 201)
+        try await server.setRow(id, "status = 'FAILED', fal_url = $2, last_error = 'earlier failure'", ["\(fal.base)/mp4/\(id).mp4"])
+        try await server.stop()
+
+        var environment = LocalStack.environment
+        environment["DATABASE_URL"] = "postgres://usher@127.0.0.1:5432/usher_test"
+        environment["REDIS_URL"] = "redis://127.0.0.1:6379/1"
+        environment["MIRROR_ALLOWED_HOSTS"] = "127.0.0.1:\(fal.port)"
+        environment["MIRROR_ALLOW_INSECURE_LOCALHOST"] = "1"
+        environment["LOG_LEVEL"] = "error"
+        let mirrored = try UsherBinary.run(["mirror", id], environment: environment)
+        #expect(mirrored.status == 0, "\(mirrored.stderr)")
+        #expect(mirrored.stdout.contains("\(id): COMPLETED"), "\(mirrored.stdout)")
+        let unknown = try UsherBinary.run(["mirror", uniqueID("nope")], environment: environment)
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("with a fal_url"))
+
+        // backfill queues FAILED rows that have a fal_url; a worker then completes them.
+        let second = uniqueID("backfill")
+        let checker = try await self.server()
+        #expect(try await checker.register(#"{"request_id":"\#(second)","owner":"o"}"#).status == 201)
+        try await checker.setRow(second, "status = 'FAILED', fal_url = $2", ["\(fal.base)/mp4/\(second).mp4"])
+        let backfill = try UsherBinary.run(["backfill"], environment: environment)
+        #expect(backfill.status == 0, "\(backfill.stderr)")
+        #expect(backfill.stdout.hasPrefix("queued "))
+        #expect(try await settled(checker, second)?["status"] as? String == "COMPLETED")
+        try await checker.stop()
     }
 }
