@@ -156,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway"],
+            dependencies: ["ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
