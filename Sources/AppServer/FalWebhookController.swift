@@ -74,9 +74,9 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
             throw ProblemError.unavailable("The database is unavailable; fal will retry.")
         }
         if outcome != .unchanged {
-            // The gateway may hold "unknown" or "pending" for this id: drop it.
-            lookup.forgetLocally(payload.requestID)
-            await lookup.refresh(payload.requestID, record: nil)
+            // The gateway may hold "unknown" or "pending" for this id: write what the row says now.
+            let record = try? await GenerationStore(client: jobs.client).find(payload.requestID)?.delivery
+            await lookup.refresh(payload.requestID, record: record)
         }
         let state = switch outcome {
         case .enqueued: "enqueued"

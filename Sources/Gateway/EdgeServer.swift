@@ -63,11 +63,13 @@ public final class EdgeServer: Service, Sendable {
         if let address = channel.localAddress { boundPromise.succeed(address) }
         logger.info("edge listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
 
+        // Completes once the listener is closed and every open connection has answered and closed.
+        let quiesced = channel.eventLoop.makePromise(of: Void.self)
         try await withGracefulShutdownHandler {
             try await channel.closeFuture.get()
+            try? await quiesced.futureResult.get()
         } onGracefulShutdown: {
-            let done = channel.eventLoop.makePromise(of: Void.self)
-            quiesce.initiateShutdown(promise: done)
+            quiesce.initiateShutdown(promise: quiesced)
         }
         logger.info("edge stopped")
     }

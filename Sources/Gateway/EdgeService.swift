@@ -128,7 +128,9 @@ public final class EdgeService: Sendable {
         }
         switch record.status {
         case .pending, .mirroring:
-            if configuration.originFallback, let falURL = record.falURL {
+            if configuration.originFallback, let falURL = record.falURL, falURL.hasPrefix("https://"),
+                !falURL.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
+            {
                 return .redirect(to: falURL, cacheControl: "no-store")
             }
             return .problem(.notReady, extraHeaders: [("Retry-After", String(configuration.retryAfterNotReady))])

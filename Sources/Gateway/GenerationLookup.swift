@@ -31,6 +31,8 @@ public final class GenerationLookup: Sendable {
         public var positiveTTL: Int = 86_400
         /// How long Redis remembers an unknown id. Default 30 s.
         public var negativeTTL: Int = 30
+        /// How long a read-through remembers a PENDING or MIRRORING record. Default 10 s.
+        public var transientTTL: Int = 10
 
         public init() {}
     }
@@ -90,13 +92,14 @@ public final class GenerationLookup: Sendable {
     }
 
     private func readThrough(_ id: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<LookupOutcome> {
-        let shared: EventLoopFuture<DeliveryRecord?> = inFlight.withLock { running in
-            if let future = running[id] { return future }
+        let (shared, started): (EventLoopFuture<DeliveryRecord?>, Bool) = inFlight.withLock { running in
+            if let future = running[id] { return (future, false) }
             let future = store.delivery(id, on: loop)
             running[id] = future
-            future.whenComplete { _ in _ = self.inFlight.withLock { $0.removeValue(forKey: id) } }
-            return future
+            return (future, true)
         }
+        // Registered outside the lock: a future that already failed (pool shut down) runs this inline.
+        if started { shared.whenComplete { _ in _ = self.inFlight.withLock { $0.removeValue(forKey: id) } } }
         return shared.hop(to: loop).map { record in
             self.metrics.postgres(found: record != nil)
             let outcome: LookupOutcome = record.map { .found($0) } ?? .absent
@@ -115,20 +118,23 @@ public final class GenerationLookup: Sendable {
         return outcome
     }
 
+    /// A read-through fill never overwrites (`NX`): a writer's refresh that landed first is newer than what this
+    /// reader saw. States that will change soon (PENDING, MIRRORING, unknown) are kept briefly.
     private func fillRedis(_ id: String, _ outcome: LookupOutcome, on loop: any EventLoop) {
         let value: [UInt8]
         let ttl: Int
         switch outcome {
         case .found(let record):
             value = record.redisValue
-            ttl = configuration.positiveTTL
+            ttl = record.status == .completed || record.status == .failed ? configuration.positiveTTL : configuration.transientTTL
         case .absent:
             value = DeliveryRecord.absentMarker
             ttl = configuration.negativeTTL
         case .unavailable:
             return
         }
-        _ = redis.send([Array("SET".utf8), DeliveryRecord.redisKey(id), value, Array("EX".utf8), Array(String(ttl).utf8)], on: loop)
+        _ = redis.send(
+            [Array("SET".utf8), DeliveryRecord.redisKey(id), value, Array("EX".utf8), Array(String(ttl).utf8), Array("NX".utf8)], on: loop)
     }
 
     /// After a write: Redis gets the new record (or forgets the id) and every loop drops its copy.

@@ -65,10 +65,15 @@ public struct MirrorWorker: Service {
             }
         }
         defer { renewal.cancel() }
+        if job.attempts > configuration.maximumAttempts {
+            // Workers kept dying on this job (each claim spends an attempt): give up as the contract says.
+            await fail(job, "gave up after \(job.attempts - 1) attempts that never finished")
+            return
+        }
         do {
             let object = try await mirrorer.mirror(job)
             let record = try await jobs.complete(
-                job, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType, sizeBytes: object.size)
+                job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType, sizeBytes: object.size)
             await lookup.refresh(job.requestID, record: record)
             outcomes.completed.increment()
             logger.info("mirrored", metadata: ["request_id": "\(job.requestID)", "bytes": "\(object.size)", "attempt": "\(job.attempts)"])
@@ -84,7 +89,9 @@ public struct MirrorWorker: Service {
                 logger.error("cannot record a mirror retry; the lease will expire", metadata: ["request_id": "\(job.requestID)"])
             }
         } catch is CancellationError {
-            try? await jobs.release(job, worker: workerID)
+            // Released outside the cancelled task, so the database call is not cancelled too.
+            let (jobs, workerID) = (self.jobs, self.workerID)
+            try? await Task.detached { try await jobs.release(job, worker: workerID) }.value
             logger.info("mirror cancelled; job handed back", metadata: ["request_id": "\(job.requestID)"])
         } catch {
             // Database trouble while recording: the lease expires and another attempt follows.
@@ -94,7 +101,7 @@ public struct MirrorWorker: Service {
 
     private func fail(_ job: MirrorJob, _ reason: String) async {
         do {
-            let record = try await jobs.fail(job, error: reason)
+            let record = try await jobs.fail(job, worker: workerID, error: reason)
             await lookup.refresh(job.requestID, record: record)
             outcomes.failed.increment()
             logger.warning("mirror failed", metadata: ["request_id": "\(job.requestID)", "error": "\(reason)", "attempts": "\(job.attempts)"])

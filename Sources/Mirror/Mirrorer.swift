@@ -78,11 +78,12 @@ public struct Mirrorer: Sendable {
         let ext = Self.fileExtension(contentType: job.contentType ?? response.headers.first(name: "content-type") ?? "", sourcePath: target.url.path)
         let contentType = job.contentType ?? response.headers.first(name: "content-type") ?? Self.contentType(forExtension: ext)
             ?? "application/octet-stream"
-        let key = "videos/\(job.requestID).\(ext)"
-        let size = try await stream(response.body, to: key, contentType: contentType, expected: announced ?? job.fileSize)
-        if let fileSize = job.fileSize, fileSize != size {
-            throw MirrorError(.sizeMismatch, permanent: false, "received \(size) bytes, fal announced \(fileSize)")
+        if let announced, let fileSize = job.fileSize, announced != fileSize {
+            throw MirrorError(.sizeMismatch, permanent: true, "source sends \(announced) bytes, fal announced \(fileSize)")
         }
+        let key = "videos/\(job.requestID).\(ext)"
+        // Checked inside `stream`, before the object is completed: a short or long body never lands in the bucket.
+        let size = try await stream(response.body, to: key, contentType: contentType, expected: announced ?? job.fileSize)
         return MirroredObject(key: key, contentType: contentType, size: size)
     }
 
@@ -142,6 +143,7 @@ public struct Mirrorer: Sendable {
                 } catch let error as MirrorError {
                     throw error
                 } catch {
+                    if Task.isCancelled { throw CancellationError() }
                     throw MirrorError(.sourceUnavailable, permanent: false, "download broke after \(total) bytes: \(error)")
                 }
                 if let expected, expected != total {
@@ -156,7 +158,10 @@ public struct Mirrorer: Sendable {
                 try await uploader.completeMultipartUpload(key: key, uploadID: uploadID!, parts: parts)
             }
         } catch {
-            if let uploadID { await uploader.abortMultipartUpload(key: key, uploadID: uploadID) }
+            if let uploadID {
+                // Not cancelled with us: parts must not be left behind even when shutdown cancels the mirror.
+                await Task.detached { await uploader.abortMultipartUpload(key: key, uploadID: uploadID) }.value
+            }
             throw error
         }
         return total

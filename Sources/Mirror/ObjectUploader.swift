@@ -45,7 +45,12 @@ public struct ObjectUploader: Sendable {
         } catch {
             throw MirrorError(.storage, permanent: false, "S3 \(method) failed: \(error)")
         }
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        let text: String
+        do {
+            text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        } catch {
+            throw MirrorError(.storage, permanent: false, "S3 \(method) answer broke: \(error)")
+        }
         return (response.status.code, response.headers.map { ($0.name, $0.value) }, text)
     }
 

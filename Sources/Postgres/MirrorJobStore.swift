@@ -81,15 +81,16 @@ public struct MirrorJobStore: Sendable {
         WHERE request_id = $1 AND locked_by = $2
         """
 
+    /// Only the lease holder completes: a worker that lost its lease leaves the job to the one that took it.
     static let complete = """
         UPDATE generations
         SET status = 'COMPLETED', object_key = $2, cdn_url = $3, content_type = $4, size_bytes = $5::bigint,
             mirrored_at = now(), attempts = $6::int, last_error = NULL, updated_at = now()
-        WHERE request_id = $1
+        WHERE request_id = $1 AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $7)
         RETURNING status, visibility, owner, object_key, fal_url
         """
 
-    static let deleteJob = "DELETE FROM mirror_jobs WHERE request_id = $1"
+    static let deleteJob = "DELETE FROM mirror_jobs WHERE request_id = $1 AND locked_by = $2"
 
     static let retryLater = """
         UPDATE mirror_jobs
@@ -103,6 +104,7 @@ public struct MirrorJobStore: Sendable {
     static let failGeneration = """
         UPDATE generations SET status = 'FAILED', attempts = $2::int, last_error = $3, updated_at = now()
         WHERE request_id = $1 AND status <> 'COMPLETED'
+          AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $4)
         RETURNING status, visibility, owner, object_key, fal_url
         """
 
@@ -121,14 +123,16 @@ public struct MirrorJobStore: Sendable {
         )
         INSERT INTO mirror_jobs (request_id, source_url, content_type)
         SELECT request_id, fal_url, content_type FROM moved
-        ON CONFLICT (request_id) DO UPDATE SET run_after = now(), locked_until = NULL, locked_by = NULL, attempts = 0
+        ON CONFLICT (request_id) DO UPDATE SET run_after = now(), attempts = 0
+            WHERE mirror_jobs.locked_until IS NULL OR mirror_jobs.locked_until < now()
         RETURNING request_id
         """
 
     static let enqueueOne = """
         INSERT INTO mirror_jobs (request_id, source_url, content_type)
         SELECT request_id, fal_url, content_type FROM generations WHERE request_id = $1 AND fal_url IS NOT NULL
-        ON CONFLICT (request_id) DO UPDATE SET run_after = now(), locked_until = NULL, locked_by = NULL
+        ON CONFLICT (request_id) DO UPDATE SET run_after = now()
+            WHERE mirror_jobs.locked_until IS NULL OR mirror_jobs.locked_until < now()
         RETURNING request_id
         """
 
@@ -165,12 +169,12 @@ public struct MirrorJobStore: Sendable {
 
     /// In one transaction: the generation becomes COMPLETED with its object, and the job is gone.
     public func complete(
-        _ job: MirrorJob, objectKey: String, cdnURL: String, contentType: String, sizeBytes: Int64
+        _ job: MirrorJob, worker: String, objectKey: String, cdnURL: String, contentType: String, sizeBytes: Int64
     ) async throws -> DeliveryRecord? {
         try await client.withTransaction { connection in
             let rows = try connection.query(
-                Self.complete, [job.requestID, objectKey, cdnURL, contentType, String(sizeBytes), String(job.attempts)])
-            try connection.query(Self.deleteJob, [job.requestID])
+                Self.complete, [job.requestID, objectKey, cdnURL, contentType, String(sizeBytes), String(job.attempts), worker])
+            try connection.query(Self.deleteJob, [job.requestID, worker])
             return rows.rows.first.map(Self.delivery)
         }
     }
@@ -184,10 +188,10 @@ public struct MirrorJobStore: Sendable {
     }
 
     /// A permanent failure, or the last attempt: FAILED with `error`, and the job is gone.
-    public func fail(_ job: MirrorJob, error: String) async throws -> DeliveryRecord? {
+    public func fail(_ job: MirrorJob, worker: String, error: String) async throws -> DeliveryRecord? {
         try await client.withTransaction { connection in
-            let rows = try connection.query(Self.failGeneration, [job.requestID, String(job.attempts), error])
-            try connection.query(Self.deleteJob, [job.requestID])
+            let rows = try connection.query(Self.failGeneration, [job.requestID, String(job.attempts), error, worker])
+            try connection.query(Self.deleteJob, [job.requestID, worker])
             return rows.rows.first.map(Self.delivery)
         }
     }

@@ -28,7 +28,8 @@ public final class PostgresClient: Sendable {
         } catch let error as PostgresError {
             throw error
         } catch is CancellationError {
-            throw CancellationError()
+            // The thread pool answers CancellationError once it is shut down, and for a cancelled caller.
+            throw PostgresError(.shutDown, "database call cancelled or pool shut down")
         } catch is NIOThreadPoolError.ThreadPoolInactive {
             throw PostgresError(.shutDown, "database pool is shut down")
         }

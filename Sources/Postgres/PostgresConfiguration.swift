@@ -30,16 +30,37 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             ))
         }
         if !url.contains("application_name") { extra.append(("application_name", "application_name=usher", "application_name=usher")) }
+        // A partitioned network must not hold a pool thread (and every edge cache miss behind it) for minutes.
+        if !url.contains("keepalives") {
+            extra.append(("keepalives", "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3",
+                          "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"))
+        }
+        if !url.contains("tcp_user_timeout") { extra.append(("tcp_user_timeout", "tcp_user_timeout=10000", "tcp_user_timeout=10000")) }
         guard !extra.isEmpty else { return url }
         if isURL { return url + (url.contains("?") ? "&" : "?") + extra.map(\.url).joined(separator: "&") }
         return url + " " + extra.map(\.keyword).joined(separator: " ")
     }
 
-    /// Without the password, for logs and errors.
+    /// Without the password, for logs and errors: `user:***@` in URLs, `password=***` in URL queries and in
+    /// keyword connection strings.
     public var description: String {
-        guard let schemeEnd = url.firstRange(of: "://"), let at = url.lastIndex(of: "@") else { return url }
-        let userInfo = url[schemeEnd.upperBound..<at]
-        let user = userInfo.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-        return String(url[..<schemeEnd.upperBound]) + user + (userInfo.contains(":") ? ":***" : "") + String(url[at...])
+        var text = url
+        if let schemeEnd = text.firstRange(of: "://"), let at = text.lastIndex(of: "@"), at > schemeEnd.upperBound {
+            let userInfo = text[schemeEnd.upperBound..<at]
+            if let colon = userInfo.firstIndex(of: ":") { text.replaceSubrange(text.index(after: colon)..<at, with: "***") }
+        }
+        var out = ""
+        var rest = Substring(text)
+        while let found = rest.firstRange(of: "password=") {
+            out += rest[..<found.upperBound] + "***"
+            rest = rest[found.upperBound...]
+            if rest.hasPrefix("'") {
+                rest = rest.dropFirst()
+                rest = rest.drop { $0 != "'" }.dropFirst()
+            } else {
+                rest = rest.drop { $0 != "&" && $0 != " " }
+            }
+        }
+        return out + rest
     }
 }

@@ -128,6 +128,11 @@ final class RedisLoopConnection: @unchecked Sendable {
         for step in steps {
             future = future.flatMap {
                 let promise = self.eventLoop.makePromise(of: RESPValue.self)
+                // A server that accepts TCP but never answers AUTH must not hold every later command.
+                let timeout = self.eventLoop.scheduleTask(in: .init(self.configuration.commandTimeout)) {
+                    promise.fail(RedisError(.timeout, "no answer to \(String(decoding: step[0], as: UTF8.self))"))
+                }
+                promise.futureResult.whenComplete { _ in timeout.cancel() }
                 channel.writeAndFlush(RedisCommand(arguments: step, promise: promise), promise: nil)
                 return promise.futureResult.flatMapThrowing { reply in
                     if case .error(let message) = reply {

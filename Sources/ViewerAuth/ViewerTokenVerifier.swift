@@ -72,6 +72,11 @@ public struct ViewerTokenVerifier: Sendable {
         }
     }
 
+    /// `exp` as whole seconds, clamped: a signed token may carry any JSON number (1e300 included).
+    static func unixSeconds(_ value: Double) -> Int64 {
+        value >= 4e18 ? 4_000_000_000_000_000_000 : Int64(value.rounded(.down))
+    }
+
     private struct Header {
         var algorithm: ViewerTokenAlgorithm
         var kid: String?
@@ -185,6 +190,6 @@ public struct ViewerTokenVerifier: Sendable {
         guard audienceOK else { return .failure(.wrongAudience) }
         guard !videoIDs.isEmpty || owner != nil else { return .failure(.noScope) }
         return .success(
-            ViewerGrant(subject: subject, tokenID: tokenID, videoIDs: videoIDs, owner: owner, expiresAt: Int64(exp.rounded(.down))))
+            ViewerGrant(subject: subject, tokenID: tokenID, videoIDs: videoIDs, owner: owner, expiresAt: Self.unixSeconds(exp)))
     }
 }

@@ -32,6 +32,13 @@ import ViewerAuth
         #expect(throws: Never.self) { try F.verifier.verify(token, now: F.now).get() }
     }
 
+    @Test func absurdExpiryDoesNotCrash() throws {
+        for exp in ["1e19", "1.7976931348623157e308", "9223372036854775807"] {
+            let token = F.hs256(header: F.hsHeader, claims: #"{"exp":\#(exp),"vid":"v1"}"#)
+            #expect(try F.verifier.verify(token, now: F.now).get().expiresAt > F.now, "\(exp)")
+        }
+    }
+
     @Test func mintedTokensVerify() throws {
         for kid in ["hs1", "ed1"] {
             let key = try #require(F.keySet.keys.first { $0.id == kid })
