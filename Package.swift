@@ -156,7 +156,9 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth"],
+            dependencies: [
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -90,14 +90,15 @@ final class EdgeMetrics: Sendable {
     func record(uri: String, status: UInt, started: NIODeadline) {
         let route: String
         let timer: Timer
-        if uri.hasPrefix("/v/") {
+        let path = uri.utf8
+        if path.starts(with: "/v/".utf8) {
             route = "/v"
             timer = latencyV
-        } else if uri.hasPrefix("/s/") {
+        } else if path.starts(with: "/s/".utf8) {
             route = "/s"
             timer = latencyS
         } else {
-            route = uri.hasPrefix("/healthz") ? "/healthz" : uri.hasPrefix("/readyz") ? "/readyz" : "other"
+            route = path.starts(with: "/healthz".utf8) ? "/healthz" : path.starts(with: "/readyz".utf8) ? "/readyz" : "other"
             timer = latencyOther
         }
         if let counter = counters[route]?[status] {

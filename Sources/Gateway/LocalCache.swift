@@ -33,6 +33,4 @@ final class LocalCache<Value> {
     func remove(_ key: String) { entries[key] = nil }
 
     func removeAll() { entries.removeAll() }
-
-    var count: Int { entries.count }
 }

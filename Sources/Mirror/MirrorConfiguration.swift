@@ -1,3 +1,6 @@
+public import AsyncHTTPClient
+import NIOCore
+
 /// Settings of the webhook intake and the mirror worker, with CONTRACT's defaults.
 public struct MirrorConfiguration: Sendable {
     /// `MIRROR_ALLOWED_HOSTS` [fal.media,*.fal.media]: host names or IP literals, optionally `*.`-prefixed,
@@ -66,4 +69,15 @@ public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { (wildcard ? "*." : "") + host + (port.map { ":\($0)" } ?? "") }
+}
+
+extension HTTPClient.Configuration {
+    /// What the mirror's client needs: no automatic redirects (each hop is checked against the allow-list),
+    /// no decompression (bytes are stored as served), and a read timeout so a stalled source fails the attempt.
+    public static func mirror(_ configuration: MirrorConfiguration) -> HTTPClient.Configuration {
+        var http = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .init(configuration.readTimeout)))
+        http.decompression = .disabled
+        return http
+    }
 }

@@ -44,10 +44,6 @@ public final class RedisClient: Sendable {
         try await send(arguments, on: nil).get()
     }
 
-    public func send(_ arguments: String...) async throws -> RESPValue {
-        try await send(arguments.map { Array($0.utf8) })
-    }
-
     /// Closes every connection; later commands fail with `.unavailable`.
     public func shutdown() async {
         for connection in ordered { try? await connection.shutdown().get() }

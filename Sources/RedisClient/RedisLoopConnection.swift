@@ -33,12 +33,6 @@ final class RedisLoopConnection: @unchecked Sendable {
         self.backoff = configuration.initialBackoff
     }
 
-    var isConnected: Bool {
-        eventLoop.preconditionInEventLoop()
-        if case .connected = state { return true }
-        return false
-    }
-
     /// Sends one command. Call from any thread; the reply future completes on `eventLoop`.
     func send(_ arguments: [[UInt8]]) -> EventLoopFuture<RESPValue> {
         guard eventLoop.inEventLoop else {

@@ -1,10 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
-import NIOCore
-import NIOPosix
 import Postgres
-import RedisClient
 import SigV4
 import UsherServer
 
@@ -25,15 +22,8 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let environment = Environment(ProcessInfo.processInfo.environment)
-        let configuration = try UsherConfiguration(environment: environment, coreCount: 1)
-        let logger = UsherLogging.logger()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let redis = try RedisClient(configuration: RedisConfiguration(url: configuration.redisURL), group: group, logger: logger)
-        let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL), logger: logger)
-        let store = GenerationStore(client: postgres)
-        let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
-        let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
+        let services = try CommandServices(logger: UsherLogging.logger())
+        let (store, lookup, cdnURLs) = (services.store, services.lookup, services.cdnURLs)
 
         var created = 0
         var unchanged = 0
@@ -68,9 +58,7 @@ struct ImportCommand: AsyncParsableCommand {
                 failures.append("line \(number): \(error)")
             }
         }
-        await redis.shutdown()
-        await postgres.shutdown()
-        try? await group.shutdownGracefully()
+        await services.close()
         print("imported \(created), unchanged \(unchanged), failed \(failures.count)")
         if !failures.isEmpty {
             for failure in failures { FileHandle.standardError.write(Data((failure + "\n").utf8)) }

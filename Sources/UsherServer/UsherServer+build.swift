@@ -28,8 +28,7 @@ public struct UsherServices: Sendable {
     public let appPort: EventLoopFuture<Int>
     public let serviceGroup: ServiceGroup
     /// The HTTP client of the mirror and the fal key fetcher.
-    public let httpClient: HTTPClient
-    public let jobs: MirrorJobStore
+    let httpClient: HTTPClient
 
     /// Runs until SIGTERM/SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then releases connections.
     public func run() async throws {
@@ -82,10 +81,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let readiness = Readiness(redis: redis, postgres: postgres)
     let jobs = MirrorJobStore(client: postgres)
     let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
-    var httpConfiguration = HTTPClient.Configuration(
-        redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: .init(configuration.mirror.readTimeout)))
-    httpConfiguration.decompression = .disabled
-    let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+    let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
     var edge: EdgeServer?
@@ -125,6 +121,5 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
     return UsherServices(
         configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, keys: keys,
-        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient,
-        jobs: jobs)
+        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient)
 }

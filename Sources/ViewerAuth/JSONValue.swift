@@ -35,11 +35,6 @@ public enum JSONValue: Sendable, Equatable {
         if case .string(let s) = self { return s }
         return nil
     }
-
-    public var numberValue: Double? {
-        if case .number(let n) = self { return n }
-        return nil
-    }
 }
 
 extension JSONValue {

@@ -218,26 +218,16 @@ struct GatewayIntegrationTests {
         let token = try server.token(videoIDs: [id])
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
 
-        try LocalStack.stack("stop", "redis")
-        do {
+        try await LocalStack.whileStopped("redis") {
             for _ in 0..<5 {
                 #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
             }
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await TestHTTP.request(server.edgeURL + "/readyz").status == 503)
-        } catch {
-            try LocalStack.stack("start")
-            throw error
         }
-        try LocalStack.stack("start")
 
         // Back without a restart: the reconnect backoff tops out at 2 s.
-        var ready = false
-        for _ in 0..<40 where !ready {
-            try await Task.sleep(for: .milliseconds(250))
-            ready = try await TestHTTP.request(server.edgeURL + "/readyz").status == 200
-        }
-        #expect(ready)
+        #expect(try await LocalStack.eventually { try await TestHTTP.request(server.edgeURL + "/readyz").status == 200 })
         let before = try await redisHits(server)
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
@@ -257,8 +247,7 @@ struct GatewayIntegrationTests {
         let token = try server.token(videoIDs: [id])
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
 
-        try LocalStack.stack("stop", "postgres")
-        do {
+        try await LocalStack.whileStopped("postgres") {
             #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302)
             let unknown = try await TestHTTP.request("\(server.edgeURL)/v/\(uniqueID())?token=\(token)")
             #expect(unknown.status == 503)
@@ -267,16 +256,8 @@ struct GatewayIntegrationTests {
             #expect(admin.status == 503)
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await TestHTTP.request(server.edgeURL + "/readyz").status == 503)
-        } catch {
-            try LocalStack.stack("start")
-            throw error
         }
-        try LocalStack.stack("start")
-        var healed = false
-        for _ in 0..<40 where !healed {
-            try await Task.sleep(for: .milliseconds(250))
-            healed = try await server.register(#"{"request_id":"\#(uniqueID())"}"#).status == 201
-        }
+        let healed = try await LocalStack.eventually { try await server.register(#"{"request_id":"\#(uniqueID())"}"#).status == 201 }
         #expect(healed, "the pool did not reconnect to PostgreSQL")
         try await server.stop()
     }

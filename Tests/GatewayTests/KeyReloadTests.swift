@@ -29,21 +29,13 @@ struct KeyReloadTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Self.jwks([("old", old)]).write(toFile: path, atomically: true, encoding: .utf8)
 
-        var environment = LocalStack.environment
-        environment["DATABASE_URL"] = "postgres://usher@127.0.0.1:5432/usher_test"
-        environment["REDIS_URL"] = "redis://127.0.0.1:6379/1"
-        environment["USHER_LISTEN"] = "127.0.0.1:18480"
-        environment["USHER_APP_LISTEN"] = "127.0.0.1:18481"
-        environment["USHER_TOKEN_KEYS"] = path
-        environment["LOG_LEVEL"] = "error"
+        let environment = LocalStack.usherEnvironment([
+            "USHER_LISTEN": "127.0.0.1:18480", "USHER_APP_LISTEN": "127.0.0.1:18481", "USHER_TOKEN_KEYS": path,
+        ])
         let server = try SpawnedProcess(UsherBinary.url.path, ["serve", "--roles", "gateway"], environment: environment)
         defer { server.kill() }
         let edge = "http://127.0.0.1:18480"
-        var up = false
-        for _ in 0..<100 where !up {
-            up = (try? await TestHTTP.request(edge + "/healthz").status) == 200
-            if !up { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let up = try await LocalStack.eventually { (try? await TestHTTP.request(edge + "/healthz").status) == 200 }
         try #require(up, "usher serve did not start")
 
         // A valid token on an unknown id is a 404; a token the server cannot verify is a 401.

@@ -260,15 +260,10 @@ final class MirrorIntegrationTests: Sendable {
         let intake = try await server(["MIRROR_CONCURRENCY": "1"])
         let id = uniqueID("kill")
         let size = 4 * 1024 * 1024
-        var environment = LocalStack.environment
-        environment["DATABASE_URL"] = "postgres://usher@127.0.0.1:5432/usher_test"
-        environment["REDIS_URL"] = "redis://127.0.0.1:6379/1"
-        environment["USHER_APP_LISTEN"] = "127.0.0.1:0"
-        environment["FAL_JWKS_FILE"] = jwksPath
-        environment["MIRROR_ALLOWED_HOSTS"] = "127.0.0.1:\(fal.port)"
-        environment["MIRROR_ALLOW_INSECURE_LOCALHOST"] = "1"
-        environment["MIRROR_LEASE_SECONDS"] = "4"
-        environment["LOG_LEVEL"] = "error"
+        let environment = LocalStack.usherEnvironment([
+            "USHER_APP_LISTEN": "127.0.0.1:0", "FAL_JWKS_FILE": jwksPath, "MIRROR_ALLOWED_HOSTS": "127.0.0.1:\(fal.port)",
+            "MIRROR_ALLOW_INSECURE_LOCALHOST": "1", "MIRROR_LEASE_SECONDS": "4",
+        ])
         // Stop the in-process worker from taking the job first: it only runs after the killed one is gone.
         try await intake.stop()
         let intakeOnly = try await TestServer.start([
@@ -296,24 +291,11 @@ final class MirrorIntegrationTests: Sendable {
         let server = try await server()
         let id = uniqueID("dbdown")
         let body = FalSigner.okBody(requestID: id, url: "\(fal.base)/files/\(id)?size=1000")
-        try LocalStack.stack("stop", "postgres")
-        let refused: HTTPResult
-        do {
-            refused = try await deliver(server, requestID: id, body: body)
-        } catch {
-            try LocalStack.stack("start")
-            throw error
-        }
-        try LocalStack.stack("start")
+        let refused = try await LocalStack.whileStopped("postgres") { try await deliver(server, requestID: id, body: body) }
         #expect(refused.status == 503)
         #expect(refused.header("Retry-After") != nil)
         // fal's retry, once the database is back: nothing was lost.
-        var delivered = false
-        for _ in 0..<40 where !delivered {
-            delivered = try await deliver(server, requestID: id, body: body).status == 200
-            if !delivered { try await Task.sleep(for: .milliseconds(250)) }
-        }
-        #expect(delivered)
+        #expect(try await LocalStack.eventually { try await self.deliver(server, requestID: id, body: body).status == 200 })
         #expect(try await settled(server, id)?["status"] as? String == "COMPLETED")
         try await server.stop()
     }
@@ -326,12 +308,9 @@ final class MirrorIntegrationTests: Sendable {
         try await server.setRow(id, "status = 'FAILED', fal_url = $2, last_error = 'earlier failure'", ["\(fal.base)/mp4/\(id).mp4"])
         try await server.stop()
 
-        var environment = LocalStack.environment
-        environment["DATABASE_URL"] = "postgres://usher@127.0.0.1:5432/usher_test"
-        environment["REDIS_URL"] = "redis://127.0.0.1:6379/1"
-        environment["MIRROR_ALLOWED_HOSTS"] = "127.0.0.1:\(fal.port)"
-        environment["MIRROR_ALLOW_INSECURE_LOCALHOST"] = "1"
-        environment["LOG_LEVEL"] = "error"
+        let environment = LocalStack.usherEnvironment([
+            "MIRROR_ALLOWED_HOSTS": "127.0.0.1:\(fal.port)", "MIRROR_ALLOW_INSECURE_LOCALHOST": "1",
+        ])
         let mirrored = try UsherBinary.run(["mirror", id], environment: environment)
         #expect(mirrored.status == 0, "\(mirrored.stderr)")
         #expect(mirrored.stdout.contains("\(id): COMPLETED"), "\(mirrored.stdout)")

@@ -31,9 +31,7 @@ public final class TestServer: Sendable {
         let keysPath = FileManager.default.temporaryDirectory.appendingPathComponent("usher-test-keys-\(UUID().uuidString).json").path
         try jwks.write(toFile: keysPath, atomically: true, encoding: .utf8)
 
-        var values = LocalStack.environment
-        values["DATABASE_URL"] = "postgres://usher@127.0.0.1:\(values["PG_PORT"] ?? "5432")/usher_test"
-        values["REDIS_URL"] = "redis://127.0.0.1:\(values["REDIS_PORT"] ?? "6379")/1"
+        var values = LocalStack.usherEnvironment()
         values["USHER_LISTEN"] = "127.0.0.1:0"
         values["USHER_APP_LISTEN"] = "127.0.0.1:0"
         values["USHER_TOKEN_KEYS"] = keysPath

@@ -137,3 +137,39 @@ public final class SpawnedProcess: @unchecked Sendable {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 }
+
+extension LocalStack {
+    /// Stops one stack service (`redis` or `postgres`) for the duration of `body`, and starts it again even
+    /// when `body` throws.
+    public static func whileStopped<T>(_ service: String, _ body: () async throws -> T) async throws -> T {
+        try stack("stop", service)
+        do {
+            let value = try await body()
+            try stack("start")
+            return value
+        } catch {
+            try stack("start")
+            throw error
+        }
+    }
+
+    /// Polls `condition` every 250 ms until it holds or `seconds` pass; returns whether it held.
+    public static func eventually(within seconds: Double = 10, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return try await condition()
+    }
+
+    /// The environment for an `usher` process the tests spawn: the stack's settings on the test database and
+    /// Redis database 1, errors-only logging, plus `overrides`.
+    public static func usherEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
+        var values = environment
+        values["DATABASE_URL"] = "postgres://usher@127.0.0.1:\(values["PG_PORT"] ?? "5432")/usher_test"
+        values["REDIS_URL"] = "redis://127.0.0.1:\(values["REDIS_PORT"] ?? "6379")/1"
+        values["LOG_LEVEL"] = "error"
+        return values.merging(overrides) { _, new in new }
+    }
+}
