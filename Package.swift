@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "SigV4", "ViewerAuth", "RedisClient", "Postgres",
+                "SigV4", "ViewerAuth", "RedisClient", "Postgres", "UsherCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

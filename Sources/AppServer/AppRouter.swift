@@ -18,11 +18,19 @@ public struct AppDependencies: Sendable {
     /// Verifies fal's webhooks (with the `webhook` role).
     public var webhookVerifier: FalWebhookVerifier?
     public var jobs: MirrorJobStore
+    public var shares: ShareLinks
+    /// `USHER_PUBLIC_URL`: the edge as viewers reach it (share URLs, the demo page).
+    public var publicURL: String
+    /// `USHER_DEMO`: serve `/demo/{id}` (with the `webhook` role).
+    public var servesDemo: Bool
 
     public init(
         store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
-        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore
+        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore, shares: ShareLinks, publicURL: String, servesDemo: Bool
     ) {
+        self.shares = shares
+        self.publicURL = publicURL
+        self.servesDemo = servesDemo
         self.webhookVerifier = webhookVerifier
         self.jobs = jobs
         self.store = store
@@ -34,8 +42,8 @@ public struct AppDependencies: Sendable {
     }
 }
 
-/// Every route of the app listener, in one place: health and metrics in every role; `/v1` and
-/// `/webhooks/fal` with `webhook`.
+/// Every route of the app listener, in one place: health and metrics in every role; `/v1`, `/webhooks/fal`
+/// and (with `USHER_DEMO=1`) `/demo` with `webhook`.
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
     router.get("healthz") { _, _ in "ok\n" }
@@ -52,6 +60,9 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     if dependencies.servesAdmin {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
         GenerationsController(store: dependencies.store, lookup: dependencies.lookup, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
+        SharesController(shares: dependencies.shares, publicURL: dependencies.publicURL, maximumTTL: dependencies.shares.configuration.maximumTTL)
+            .addRoutes(to: v1)
+        if dependencies.servesDemo { DemoController(publicURL: dependencies.publicURL).addRoutes(to: router) }
         if let verifier = dependencies.webhookVerifier {
             FalWebhookController(verifier: verifier, jobs: dependencies.jobs, lookup: dependencies.lookup).addRoutes(to: router)
         }

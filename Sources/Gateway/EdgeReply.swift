@@ -53,6 +53,8 @@ struct Problem: Sendable {
     }
 
     static let notFound = Problem(.notFound, "not-found", "Not Found", "No video with this id.")
+    static let shareNotFound = Problem(.notFound, "not-found", "Not Found", "No share link with this code.")
+    static let shareGone = Problem(.gone, "share-gone", "Gone", "This share link has expired, was revoked or has no uses left.")
     static let unknownRoute = Problem(.notFound, "not-found", "Not Found", "The edge serves /v/{id} and /s/{code}.")
     static let missingToken = Problem(.unauthorized, "token-required", "Unauthorized", "This video needs a viewer token.")
     static let invalidToken = Problem(.unauthorized, "invalid-token", "Unauthorized", "The viewer token is invalid or expired.")

@@ -24,12 +24,13 @@ public final class EdgeService: Sendable {
     let publicURLs: PublicURLBuilder?
     let keys: ViewerKeys
     let lookup: GenerationLookup
+    let shares: ShareLinks
     let readiness: Readiness
     private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
     private let group: any EventLoopGroup
 
     public init(
-        configuration: GatewayConfiguration, presigner: Presigner, keys: ViewerKeys, lookup: GenerationLookup,
+        configuration: GatewayConfiguration, presigner: Presigner, keys: ViewerKeys, lookup: GenerationLookup, shares: ShareLinks,
         readiness: Readiness, group: any EventLoopGroup
     ) {
         self.configuration = configuration
@@ -37,6 +38,7 @@ public final class EdgeService: Sendable {
         self.publicURLs = configuration.publicBaseURL.map(PublicURLBuilder.init(baseURL:))
         self.keys = keys
         self.lookup = lookup
+        self.shares = shares
         self.readiness = readiness
         self.group = group
         var caches: [ObjectIdentifier: LoopBound<TokenCache>] = [:]
@@ -62,9 +64,10 @@ public final class EdgeService: Sendable {
             return .now(.problem(.unknownRoute))
         case .malformedID:
             return .now(.problem(.notFound))
-        case .share:
-            // Share links arrive with their own issue; until then no code exists.
-            return .now(.problem(.notFound))
+        case .share(let code):
+            guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
+            guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
+            return share(String(code), counting: method == .GET, query: query, on: loop)
         case .video(let id):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
             return video(String(id), query: query, headers: headers, on: loop)
@@ -113,12 +116,9 @@ public final class EdgeService: Sendable {
     private func decide(_ outcome: LookupOutcome, id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64) -> EdgeReply {
         let record: DeliveryRecord
         switch outcome {
-        case .unavailable:
-            return .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
-        case .absent:
-            return .problem(.notFound)
-        case .found(let found):
-            record = found
+        case .unavailable: return dependencyDown
+        case .absent: return .problem(.notFound)
+        case .found(let found): record = found
         }
         if record.visibility == .private {
             guard let grant else {
@@ -126,6 +126,56 @@ public final class EdgeService: Sendable {
             }
             guard grant.covers(videoID: id, owner: record.owner) else { return .problem(.forbidden) }
         }
+        if let refusal = undeliverable(record) { return refusal }
+        return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false)
+    }
+
+    private var dependencyDown: EdgeReply {
+        .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
+    }
+
+    /// `/s/{code}`: share → generation → (a use, for GET of a `max_uses` share) → 302 that lives no longer than the share.
+    /// The use is taken last, so a visit answered 503 (not mirrored yet, database down) costs none.
+    private func share(_ code: String, counting: Bool, query: Substring, on loop: any EventLoop) -> Answer {
+        let download = EdgeRequest.download(query)
+        if download == .invalid { return .now(.problem(.badDownload)) }
+        return .later(shares.resolve(code, on: loop).flatMap { outcome -> EventLoopFuture<EdgeReply> in
+            let share: ShareRecord
+            switch outcome {
+            case .unavailable: return loop.makeSucceededFuture(self.dependencyDown)
+            case .absent: return loop.makeSucceededFuture(.problem(.shareNotFound))
+            case .found(let found): share = found
+            }
+            guard !share.revoked, Self.unixNow() < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
+            let generation = self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
+                ?? self.lookup.resolve(share.requestID, on: loop)
+            return generation.flatMap { outcome -> EventLoopFuture<EdgeReply> in
+                let record: DeliveryRecord
+                switch outcome {
+                case .unavailable: return loop.makeSucceededFuture(self.dependencyDown)
+                // The generation was deleted under the share.
+                case .absent: return loop.makeSucceededFuture(.problem(.gone))
+                case .found(let found): record = found
+                }
+                if let refusal = self.undeliverable(record) { return loop.makeSucceededFuture(refusal) }
+                let granted: EventLoopFuture<Bool?> =
+                    share.maxUses == nil
+                    ? loop.makeSucceededFuture(true)
+                    : counting ? self.shares.consume(code, on: loop) : self.shares.hasUsesLeft(code, on: loop)
+                return granted.map { granted in
+                    guard let granted else { return self.dependencyDown }
+                    guard granted else { return .problem(.shareGone) }
+                    let now = Self.unixNow()
+                    let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
+                    guard ttl > 0 else { return .problem(.shareGone) }
+                    return self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                }
+            }
+        })
+    }
+
+    /// Status checks shared by `/v` and `/s`: nil when the record can be delivered.
+    private func undeliverable(_ record: DeliveryRecord) -> EdgeReply? {
         switch record.status {
         case .pending, .mirroring:
             if configuration.originFallback, let falURL = record.falURL, falURL.hasPrefix("https://"),
@@ -137,20 +187,23 @@ public final class EdgeService: Sendable {
         case .failed:
             return .problem(.gone)
         case .completed:
-            break
+            return record.objectKey == nil ? .problem(.gone) : nil
         }
+    }
+
+    /// The 302 to the object. A share's redirect is `no-store`: a revoked share must stop at once, even behind a cache.
+    private func redirect(to record: DeliveryRecord, download: EdgeRequest.Download, ttl: Int, now: Int64, shared: Bool) -> EdgeReply {
         guard let key = record.objectKey else { return .problem(.gone) }
         var overrides = ResponseOverrides.none
         if case .attachment(let filename) = download {
             overrides = .attachment(filename: filename ?? String(key.split(separator: "/").last ?? Substring(key)))
         }
         if record.visibility == .public, let publicURLs, overrides == .none {
-            return .redirect(to: publicURLs.url(key: key), cacheControl: "public, max-age=\(configuration.publicMaxAge)")
+            return .redirect(to: publicURLs.url(key: key), cacheControl: shared ? "no-store" : "public, max-age=\(configuration.publicMaxAge)")
         }
-        guard let presigned = try? presigner.presignedGET(key: key, ttl: configuration.presignTTL, now: now, overrides: overrides) else {
+        guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides) else {
             return .problem(.gone)
         }
-        let maxAge = max(0, presigned.expiresAt - now - 60)
-        return .redirect(to: presigned.url, cacheControl: "private, max-age=\(maxAge)")
+        return .redirect(to: presigned.url, cacheControl: shared ? "no-store" : "private, max-age=\(max(0, presigned.expiresAt - now - 60))")
     }
 }

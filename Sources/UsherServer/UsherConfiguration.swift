@@ -44,6 +44,8 @@ public struct UsherConfiguration: Sendable {
     public var shutdownGrace: Duration
     /// `USHER_PUBLIC_URL` [http:// + USHER_LISTEN].
     public var publicURL: String
+    /// `USHER_DEMO` [0]: serve the demo player page `/demo/{id}` on the app listener (with the `webhook` role).
+    public var demo: Bool
     /// `MIRROR_ALLOWED_HOSTS`, `MIRROR_MAX_BYTES`, `MIRROR_ALLOW_INSECURE_LOCALHOST`, `MIRROR_CONCURRENCY` [2],
     /// `MIRROR_LEASE_SECONDS` [60].
     public var mirror: MirrorConfiguration
@@ -77,6 +79,7 @@ public struct UsherConfiguration: Sendable {
         var publicURL = environment["USHER_PUBLIC_URL"] ?? "http://\(edgeAddress)"
         while publicURL.hasSuffix("/") { publicURL.removeLast() }
         self.publicURL = publicURL
+        demo = try environment.flag("USHER_DEMO")
 
         var mirror = MirrorConfiguration()
         if let hosts = environment["MIRROR_ALLOWED_HOSTS"] {

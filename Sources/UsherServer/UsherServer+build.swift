@@ -21,6 +21,7 @@ public struct UsherServices: Sendable {
     public let postgres: PostgresClient
     public let store: GenerationStore
     public let lookup: GenerationLookup
+    public let shares: ShareLinks
     public let keys: ViewerKeys
     /// nil without the `gateway` role.
     public let edge: EdgeServer?
@@ -78,6 +79,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let keys = ViewerKeys(ViewerTokenVerifier(keySet: keySet, audience: configuration.tokenAudience))
     let store = GenerationStore(client: postgres)
     let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+    let shares = ShareLinks(redis: redis, store: ShareStore(client: postgres))
     let readiness = Readiness(redis: redis, postgres: postgres)
     let jobs = MirrorJobStore(client: postgres)
     let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
@@ -88,7 +90,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     if configuration.roles.contains(.gateway) {
         let presigner = try Presigner(configuration: configuration.s3, signingWindow: configuration.presignWindow)
         let service = EdgeService(
-            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, readiness: readiness, group: group)
+            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, readiness: readiness, group: group)
         let server = EdgeServer(
             host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
         services.append(.init(service: server))
@@ -100,7 +102,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         store: store, lookup: lookup, readiness: readiness,
         cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
         webhookVerifier: FalWebhookVerifier(keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger)),
-        jobs: jobs)
+        jobs: jobs, shares: shares, publicURL: configuration.publicURL, servesDemo: configuration.demo)
     let app = Application(
         router: buildAppRouter(dependencies),
         configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
@@ -120,6 +122,6 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
     return UsherServices(
-        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, keys: keys,
+        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, shares: shares, keys: keys,
         edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient)
 }

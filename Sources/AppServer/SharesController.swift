@@ -1,0 +1,75 @@
+import Foundation
+import Gateway
+import Hummingbird
+import Postgres
+
+/// `POST /v1/shares` and `DELETE /v1/shares/{code}` (CONTRACT § Admin API).
+struct SharesController<Context: RequestContext>: Sendable {
+    let shares: ShareLinks
+    /// `USHER_PUBLIC_URL`, without a trailing `/`.
+    let publicURL: String
+    /// The longest life a share may be given, in seconds.
+    let maximumTTL: Int
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.post("shares", use: create)
+        group.delete("shares/{code}", use: revoke)
+    }
+
+    struct Creation: Decodable {
+        var request_id: String
+        var ttl_seconds: Int
+        var max_uses: Int?
+    }
+
+    @Sendable func create(request: Request, context: Context) async throws -> Response {
+        let body = try await request.body.collect(upTo: 64 * 1024)
+        let input: Creation
+        do {
+            input = try JSONDecoder().decode(Creation.self, from: Data(body.readableBytesView))
+        } catch {
+            throw ProblemError.badRequest("Body must be JSON {request_id, ttl_seconds, max_uses?}: \(GenerationsController<Context>.describe(error))")
+        }
+        try GenerationsController<Context>.validate(requestID: input.request_id)
+        guard (1...maximumTTL).contains(input.ttl_seconds) else {
+            throw ProblemError.badRequest("ttl_seconds must be an integer from 1 to \(maximumTTL).")
+        }
+        if let maxUses = input.max_uses, !(1...1_000_000_000).contains(maxUses) {
+            throw ProblemError.badRequest("max_uses must be an integer from 1 to 1000000000, or absent for no limit.")
+        }
+        let created: Share?
+        do {
+            created = try await shares.create(requestID: input.request_id, ttlSeconds: input.ttl_seconds, maxUses: input.max_uses)
+        } catch {
+            throw ProblemError.unavailable("The database is unavailable.")
+        }
+        guard let share = created else { throw ProblemError.notFound("No generation \(input.request_id).") }
+        return Self.json(share, publicURL: publicURL, status: .created)
+    }
+
+    @Sendable func revoke(request: Request, context: Context) async throws -> Response {
+        let code = context.parameters.get("code") ?? ""
+        guard ShareLinks.isValidCode(code) else { throw ProblemError.notFound("No share link with this code.") }
+        let revoked: Share?
+        do {
+            revoked = try await shares.revoke(code: code)
+        } catch let failure where failure.code == .cacheNotUpdated {
+            throw ProblemError.unavailable("The share is revoked in the database, but the cache could not be updated: retry the DELETE.")
+        } catch {
+            throw ProblemError.unavailable("The database is unavailable.")
+        }
+        guard revoked != nil else { throw ProblemError.notFound("No share link with this code.") }
+        return Response(status: .noContent)
+    }
+
+    static func json(_ share: Share, publicURL: String, status: HTTPResponse.Status) -> Response {
+        let body = JSONText.object([
+            ("code", .string(share.code)),
+            ("url", .string("\(publicURL)/s/\(share.code)")),
+            ("request_id", .string(share.requestID)),
+            ("expires_at", .string(share.expiresAt)),
+            ("max_uses", share.maxUses.map { .number(Int64($0)) } ?? .null),
+        ])
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,176 @@
+public import NIOCore
+public import Postgres
+public import RedisClient
+import UsherCrypto
+
+/// What the share chain knows about a code.
+public enum ShareOutcome: Sendable, Equatable {
+    case found(ShareRecord)
+    case absent
+    case unavailable
+}
+
+/// Share links (`/s/{code}`): creation, revocation and the per-visit read path.
+///
+/// Shares are never cached in-process: every visit reads Redis (then Postgres), so a revocation — which
+/// overwrites the Redis entry after the database commit — stops the link on every instance at once. Uses of
+/// a `max_uses` share are counted by Postgres in one guarded `UPDATE`, so concurrent visits cannot overshoot;
+/// unlimited shares cost no database write per visit.
+public final class ShareLinks: Sendable {
+    public struct Configuration: Sendable {
+        /// How long Redis keeps a share record. A writer overwrites it on revocation; the TTL only bounds how long a
+        /// record written while a revocation's cache update failed can outlive it. Default 300 s.
+        public var redisTTL: Int = 300
+        /// How long Redis remembers an unknown code. Default 30 s.
+        public var negativeTTL: Int = 30
+        /// The longest share life the admin API accepts. Default 1 year.
+        public var maximumTTL: Int = 31_536_000
+
+        public init() {}
+    }
+
+    /// Why a share could not be created or revoked. Codes are stable labels.
+    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
+        public struct Code: Hashable, Sendable, CustomStringConvertible {
+            fileprivate let name: String
+            public var description: String { name }
+            /// The database could not be reached: nothing changed.
+            public static let unavailable = Code(name: "unavailable")
+            /// The revocation is committed, but Redis could not be updated: retry so every instance sees it at once.
+            public static let cacheNotUpdated = Code(name: "cacheNotUpdated")
+        }
+
+        public let code: Code
+        public let message: String
+        public var description: String { "ShareLinks.Failure.\(code): \(message)" }
+    }
+
+    /// Random bytes per code: 128 bits, as 22 base64url characters.
+    static let codeBytes = 16
+
+    public let configuration: Configuration
+    let redis: RedisClient
+    public let store: ShareStore
+
+    public init(configuration: Configuration = .init(), redis: RedisClient, store: ShareStore) {
+        self.configuration = configuration
+        self.redis = redis
+        self.store = store
+    }
+
+    /// A code's shape: what `newCode` makes (22 characters), up to 64 of base64url's alphabet. Anything else is
+    /// answered 404 without a lookup, so guessing costs no Redis or Postgres work.
+    public static func isValidCode(_ code: some StringProtocol) -> Bool {
+        let utf8 = code.utf8
+        guard (22...64).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                true
+            default: false
+            }
+        }
+    }
+
+    static func newCode() throws -> String { Base64URL.encode(try SecureRandom.bytes(codeBytes)) }
+
+    /// nil when the generation does not exist.
+    public func create(requestID: String, ttlSeconds: Int, maxUses: Int?) async throws(Failure) -> Share? {
+        let share: Share?
+        do {
+            share = try await store.create(code: try Self.newCode(), requestID: requestID, ttlSeconds: ttlSeconds, maxUses: maxUses)
+        } catch {
+            throw Failure(code: .unavailable, message: "\(error)")
+        }
+        return share
+    }
+
+    /// nil when no share has this code. Revoking again is harmless.
+    public func revoke(code: String) async throws(Failure) -> Share? {
+        let share: Share?
+        do {
+            share = try await store.revoke(code: code)
+        } catch {
+            throw Failure(code: .unavailable, message: "\(error)")
+        }
+        guard let share else { return nil }
+        // Overwrite rather than delete: a reader that saw the row before the commit fills with NX and loses.
+        let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
+        do {
+            _ = try await redis.send(Self.setCommand(code, tombstone, ttl: configuration.redisTTL, onlyIfAbsent: false)).orThrow()
+        } catch {
+            throw Failure(code: .cacheNotUpdated, message: "\(error)")
+        }
+        return share
+    }
+
+    /// Redis, then Postgres (filling Redis); completes on `loop`.
+    public func resolve(_ code: String, on loop: any EventLoop) -> EventLoopFuture<ShareOutcome> {
+        redis.send([Array("GET".utf8), Self.redisKey(code)], on: loop).flatMap { reply -> EventLoopFuture<ShareOutcome> in
+            if case .bulk(let bytes) = reply {
+                if bytes == DeliveryRecord.absentMarker { return loop.makeSucceededFuture(.absent) }
+                if let record = ShareRecord(redisValue: bytes) { return loop.makeSucceededFuture(.found(record)) }
+            }
+            return self.readThrough(code, on: loop, fillRedis: true)
+        }.flatMapError { _ in
+            self.readThrough(code, on: loop, fillRedis: false)
+        }
+    }
+
+    private func readThrough(_ code: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<ShareOutcome> {
+        store.record(code, on: loop).hop(to: loop).map { found in
+            if fillRedis {
+                let command = found.map { Self.setCommand(code, $0.record, ttl: self.configuration.redisTTL, onlyIfAbsent: true) }
+                    ?? [Array("SET".utf8), Self.redisKey(code), DeliveryRecord.absentMarker, Array("EX".utf8),
+                        Array(String(self.configuration.negativeTTL).utf8), Array("NX".utf8)]
+                _ = self.redis.send(command, on: loop)
+            }
+            return found.map { .found($0.record) } ?? .absent
+        }.recover { _ in .unavailable }
+    }
+
+    /// Whether a `max_uses` share has a use left, without taking it (HEAD): read from Postgres.
+    func hasUsesLeft(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
+        store.record(code, on: loop).hop(to: loop).map { found -> Bool? in
+            guard let found else { return false }
+            return found.record.maxUses.map { found.uses < $0 } ?? true
+        }.recover { _ in nil }
+    }
+
+    /// Takes one use (GET of a `max_uses` share); nil when the database could not answer.
+    func consume(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
+        store.consume(code, on: loop).hop(to: loop).map { Optional($0) }.recover { _ in nil }
+    }
+
+    static func redisKey(_ code: String) -> [UInt8] { Array("usher:share:".utf8) + Array(code.utf8) }
+
+    static func setCommand(_ code: String, _ record: ShareRecord, ttl: Int, onlyIfAbsent: Bool) -> [[UInt8]] {
+        var command = [Array("SET".utf8), redisKey(code), record.redisValue, Array("EX".utf8), Array(String(ttl).utf8)]
+        if onlyIfAbsent { command.append(Array("NX".utf8)) }
+        return command
+    }
+}
+
+/// How a share record is stored in Redis under `usher:share:{code}`: `1|expires|max_uses or -|revoked 0/1|request_id`.
+extension ShareRecord {
+    var redisValue: [UInt8] {
+        Array("1|\(expiresAt)|\(maxUses.map(String.init) ?? "-")|\(revoked ? 1 : 0)|\(requestID)".utf8)
+    }
+
+    /// nil for bytes this version did not write (treated as a cache miss).
+    init?(redisValue bytes: [UInt8]) {
+        let fields = bytes.split(separator: UInt8(ascii: "|"), maxSplits: 4, omittingEmptySubsequences: false)
+        guard fields.count == 5, fields[0].elementsEqual("1".utf8), let expiresAt = Int64(String(decoding: fields[1], as: UTF8.self)),
+            fields[3].count == 1, !fields[4].isEmpty
+        else { return nil }
+        let maxUses: Int?
+        if fields[2].elementsEqual("-".utf8) {
+            maxUses = nil
+        } else {
+            guard let value = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
+            maxUses = value
+        }
+        self.init(requestID: String(decoding: fields[4], as: UTF8.self), expiresAt: expiresAt, revoked: fields[3].first == UInt8(ascii: "1"), maxUses: maxUses)
+    }
+}
