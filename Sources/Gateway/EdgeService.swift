@@ -91,8 +91,9 @@ public final class EdgeService: Sendable {
         if let outcome = lookup.cached(id, on: loop) {
             return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
         }
+        let verifiedGrant = grant
         return .later(lookup.resolve(id, on: loop).map { outcome in
-            self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+            self.decide(outcome, id: id, grant: verifiedGrant, download: download, now: Self.unixNow())
         })
     }
 

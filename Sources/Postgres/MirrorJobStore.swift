@@ -197,7 +197,7 @@ public struct MirrorJobStore: Sendable {
     }
 
     public func release(_ job: MirrorJob, worker: String) async throws {
-        try await client.query(Self.release, [job.requestID, worker])
+        _ = try await client.query(Self.release, [job.requestID, worker])
     }
 
     /// Queues every PENDING or FAILED generation with a `fal_url`; returns their ids.

@@ -1,6 +1,6 @@
 public import Logging
 public import NIOCore
-public import NIOPosix
+import NIOPosix
 import Synchronization
 
 /// A pool of libpq connections whose blocking calls run on a dedicated `NIOThreadPool`, never on an event loop.

@@ -49,7 +49,7 @@ public struct ShareStore: Sendable {
     static let revoke = "UPDATE shares SET revoked_at = COALESCE(revoked_at, now()) WHERE code = $1 RETURNING \(columns)"
 
     static let selectRecord = """
-        SELECT request_id, extract(epoch FROM expires_at)::bigint, revoked_at IS NOT NULL, max_uses, uses FROM shares WHERE code = $1
+        SELECT request_id, floor(extract(epoch FROM expires_at))::bigint, revoked_at IS NOT NULL, max_uses, uses FROM shares WHERE code = $1
         """
 
     /// One use, counted atomically: the row lock makes concurrent visits of a `max_uses` share queue here, so
@@ -70,7 +70,8 @@ public struct ShareStore: Sendable {
         try await client.query(Self.revoke, [code]).records.first.map(Self.decode)
     }
 
-    /// The gateway's read-through, completing on `eventLoop`; also returns the uses so far.
+    /// The gateway's read-through, completing on `eventLoop`; also returns the uses so far. The expiry is rounded
+    /// down, so no URL handed out outlives the share.
     public func record(_ code: String, on eventLoop: any EventLoop) -> EventLoopFuture<(record: ShareRecord, uses: Int)?> {
         client.withConnection(on: eventLoop) { connection in
             guard let row = try connection.query(Self.selectRecord, [code]).rows.first, let requestID = row[0] else { return nil }

@@ -33,42 +33,15 @@ public struct ProcessFailure: Error, CustomStringConvertible {
     public init(description: String) { self.description = description }
 }
 
-/// Runs a program to completion, feeding `input` to its standard input; returns standard output.
+/// Runs a program (found on PATH) to completion, feeding `input` to its standard input; returns standard output.
 /// Throws with standard error when it exits non-zero.
 public func run(_ executable: String, _ arguments: [String], input: Data = Data(), environment: [String: String]? = nil) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    if let environment { process.environment = environment }
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    // Read both pipes while writing, so a chatty child cannot deadlock on a full pipe.
-    nonisolated(unsafe) var output = Data()
-    nonisolated(unsafe) var errors = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        output = stdout.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
+    let outcome = try spawnAndWait(
+        "/usr/bin/env", [executable] + arguments, environment: environment ?? ProcessInfo.processInfo.environment, input: input)
+    guard outcome.status == 0 else {
+        throw ProcessFailure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(String(decoding: outcome.stderr, as: UTF8.self))")
     }
-    group.enter()
-    DispatchQueue.global().async {
-        errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    try stdin.fileHandleForWriting.write(contentsOf: input)
-    try stdin.fileHandleForWriting.close()
-    group.wait()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw ProcessFailure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
-    }
-    return output
+    return outcome.stdout
 }
 
 /// Runs one of the Python peers in Tests/Support with the stack's Python, JSON in and JSON out.
@@ -77,33 +50,25 @@ public func runPythonPeer<Output: Decodable>(_ script: String, input: some Encod
     return try JSONDecoder().decode(Output.self, from: data)
 }
 
+/// As `runPythonPeer`, for a long peer (a browser) while a server runs in this process: the wait happens on a
+/// thread of its own.
+public func runPythonPeerDetached<Output: Decodable>(_ script: String, input: some Encodable, as: Output.Type = Output.self) async throws -> Output {
+    let outcome = try await spawnAndWaitDetached(
+        "/usr/bin/env", [LocalStack.python, LocalStack.script(script)], environment: LocalStack.environment, input: JSONEncoder().encode(input))
+    guard outcome.status == 0 else {
+        throw ProcessFailure(description: "\(script) exited \(outcome.status): \(String(decoding: outcome.stderr, as: UTF8.self))")
+    }
+    return try JSONDecoder().decode(Output.self, from: outcome.stdout)
+}
+
 extension LocalStack {
     /// Runs `deploy/local/stack` (e.g. `stop redis`, `start`) for fault-injection tests.
-    ///
-    /// Spawned with posix_spawn and reaped with waitpid: Foundation's `Process` never noticed this child's exit
-    /// once the server under test had installed its signal handlers. Output goes to a file, since the daemons the
-    /// script starts inherit its descriptors.
     public static func stack(_ arguments: String...) throws {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("usher-stack-\(UUID().uuidString).log").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let argv = ["/bin/bash", repositoryRoot.appendingPathComponent("deploy/local/stack").path] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw ProcessFailure(description: "cannot start the stack script: errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status >> 8) & 0xFF
-        guard status & 0x7F == 0, exitCode == 0 else {
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw ProcessFailure(description: "stack \(arguments.joined(separator: " ")) failed (status \(status)): \(output)")
+        let outcome = try spawnAndWait(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/stack").path] + arguments, environment: environment)
+        guard outcome.status == 0 else {
+            throw ProcessFailure(
+                description: "stack \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))")
         }
     }
 }

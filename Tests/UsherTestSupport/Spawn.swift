@@ -1,0 +1,77 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a spawned program ended, with everything it wrote.
+public struct SpawnOutcome: Sendable {
+    public let status: Int32
+    public let stdout: Data
+    public let stderr: Data
+}
+
+/// Runs a program to completion with posix_spawn and waitpid; standard input, output and error are files.
+///
+/// Not Foundation's `Process`: once a server under test has installed its signal handlers in this process,
+/// `Process` can miss a child's exit. Files rather than pipes: daemons a script starts inherit its descriptors,
+/// and a pipe would then never reach end-of-file.
+public func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], input: Data = Data()) throws -> SpawnOutcome {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("usher-spawn-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let inPath = directory.appendingPathComponent("stdin").path
+    let outPath = directory.appendingPathComponent("stdout").path
+    let errPath = directory.appendingPathComponent("stderr").path
+    try input.write(to: URL(fileURLWithPath: inPath))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var cArguments = ([path] + arguments).map { strdup($0) } + [nil]
+    var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        for pointer in cArguments { free(pointer) }
+        for pointer in cEnvironment { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, &cArguments, &cEnvironment)
+    guard spawned == 0 else { throw ProcessFailure(description: "cannot start \(path): errno \(spawned)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exitCode = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return SpawnOutcome(
+        status: exitCode, stdout: (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data(),
+        stderr: (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data())
+}
+
+/// As `spawnAndWait`, on a thread of its own, so a long child (a browser) does not hold one of the few
+/// cooperative threads the server under test needs.
+public func spawnAndWaitDetached(
+    _ path: String, _ arguments: [String], environment: [String: String], input: Data = Data()
+) async throws -> SpawnOutcome {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result { try spawnAndWait(path, arguments, environment: environment, input: input) })
+        }.start()
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a server whose address must be known before it
+/// starts (e.g. `USHER_PUBLIC_URL` naming the edge).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw ProcessFailure(description: "socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw ProcessFailure(description: "bind() failed: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
