@@ -158,6 +158,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,7 +3,7 @@ public import Postgres
 public import RedisClient
 import Synchronization
 
-/// `/readyz`: Redis answers PING and Postgres answers `SELECT 1`. The answer is reused for a second, so
+/// `/readyz`: every Redis node answers PING and Postgres answers `SELECT 1`. The answer is reused for a second, so
 /// probes and load balancers cannot turn it into load on either server.
 public final class Readiness: Sendable {
     public struct Status: Sendable {
@@ -25,7 +25,7 @@ public final class Readiness: Sendable {
         if let (status, at) = cached.withLock({ $0 }), NIODeadline.now() - at < .seconds(1) {
             return loop.makeSucceededFuture(status)
         }
-        let redisOK = redis.send([Array("PING".utf8)], on: loop).map { $0 == .simpleString("PONG") }.recover { _ in false }
+        let redisOK = redis.pingAll(on: loop)
         let postgresOK = postgres.withConnection(on: loop) { connection in
             try connection.query("SELECT 1").rows.count == 1
         }.recover { _ in false }

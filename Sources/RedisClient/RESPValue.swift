@@ -51,3 +51,11 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { message.isEmpty ? "RedisError.\(code)" : "RedisError.\(code): \(message)" }
 }
+
+extension RESPValue {
+    /// Turns `-ERR …` replies into thrown errors, for callers that only want data.
+    public func orThrow() throws(RedisError) -> RESPValue {
+        if case .error(let message) = self { throw RedisError(.server, message) }
+        return self
+    }
+}

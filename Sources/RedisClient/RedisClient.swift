@@ -1,64 +1,98 @@
 public import Logging
 public import NIOCore
 
-/// A Redis client with one pipelined connection per event loop (see `RedisLoopConnection`).
+/// Redis for Usher: one node, or several with the keys spread over them by consistent hashing.
 ///
-/// Callers on an event loop of `group` use that loop's connection and get replies on the same thread; other
-/// callers are spread over the loops.
+/// `REDIS_URL` may list several nodes, comma-separated. Each key lives on exactly one node, chosen by jump
+/// consistent hashing (Lamping & Veach, 2014) of the key's FNV-1a 64-bit hash, so every instance configured with
+/// the same list agrees without talking to the others, and appending an (n+1)th node moves only 1/(n+1) of the
+/// keys. Redis holds only caches here: a node that is down or was just added costs Postgres read-throughs for its
+/// keys, never a wrong answer. Keep the order of the list when changing it; append new nodes at the end.
 public final class RedisClient: Sendable {
-    public let configuration: RedisConfiguration
-    private let connections: [ObjectIdentifier: RedisLoopConnection]
-    private let ordered: [RedisLoopConnection]
+    /// The nodes, in `REDIS_URL` order.
+    public let nodes: [RedisConfiguration]
+    private let shards: [RedisNode]
     private let group: any EventLoopGroup
 
-    public init(configuration: RedisConfiguration, group: any EventLoopGroup, logger: Logger) {
-        self.configuration = configuration
+    public init(configurations: [RedisConfiguration], group: any EventLoopGroup, logger: Logger) {
+        precondition(!configurations.isEmpty, "RedisClient needs at least one node")
+        self.nodes = configurations
         self.group = group
-        var connections: [ObjectIdentifier: RedisLoopConnection] = [:]
-        var ordered: [RedisLoopConnection] = []
-        for loop in group.makeIterator() {
-            let connection = RedisLoopConnection(eventLoop: loop, configuration: configuration, logger: logger)
-            connections[ObjectIdentifier(loop)] = connection
-            ordered.append(connection)
+        self.shards = configurations.map { RedisNode(configuration: $0, group: group, logger: logger) }
+    }
+
+    public convenience init(configuration: RedisConfiguration, group: any EventLoopGroup, logger: Logger) {
+        self.init(configurations: [configuration], group: group, logger: logger)
+    }
+
+    /// `REDIS_URL`: one `redis://` URL, or several separated by commas.
+    public convenience init(url: String, group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+        self.init(configurations: try Self.configurations(url: url), group: group, logger: logger)
+    }
+
+    public static func configurations(url: String) throws(RedisError) -> [RedisConfiguration] {
+        var nodes: [RedisConfiguration] = []
+        for part in url.split(separator: ",", omittingEmptySubsequences: false) {
+            nodes.append(try RedisConfiguration(url: part.trimmingWhitespace()))
         }
-        self.connections = connections
-        self.ordered = ordered
+        return nodes
     }
 
-    /// Connects every loop's connection now rather than on first use.
+    /// Connects every node's connections now rather than on first use.
     public func connect() {
-        for connection in ordered { connection.eventLoop.execute { connection.connect() } }
+        for shard in shards { shard.connect() }
     }
 
-    private func connection(for loop: (any EventLoop)?) -> RedisLoopConnection {
-        if let loop, let connection = connections[ObjectIdentifier(loop)] { return connection }
-        return connections[ObjectIdentifier(group.next())]!
-    }
-
-    /// Sends a command with binary-safe arguments; the future completes on `loop` when it is one of the group's.
+    /// Sends a command with binary-safe arguments to the node owning its key (`arguments[1]`; keyless commands go
+    /// to the first node). The future completes on `loop` when it is one of the group's.
     public func send(_ arguments: [[UInt8]], on loop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
-        connection(for: loop).send(arguments)
+        let shard = shards.count == 1 || arguments.count < 2 ? shards[0] : shards[Self.node(forKey: arguments[1], nodeCount: shards.count)]
+        return shard.send(arguments, on: loop)
     }
 
     public func send(_ arguments: [[UInt8]]) async throws -> RESPValue {
         try await send(arguments, on: nil).get()
     }
 
+    /// true when every node answers PING.
+    public func pingAll(on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let replies = shards.map { shard in
+            shard.send([Array("PING".utf8)], on: loop).map { $0 == .simpleString("PONG") }.recover { _ in false }
+        }
+        return EventLoopFuture.whenAllSucceed(replies, on: loop).map { $0.allSatisfy { $0 } }
+    }
+
     /// Closes every connection; later commands fail with `.unavailable`.
     public func shutdown() async {
-        for connection in ordered { try? await connection.shutdown().get() }
+        for shard in shards { await shard.shutdown() }
     }
-}
 
-extension RESPValue {
-    /// Turns `-ERR …` replies into thrown errors, for callers that only want data.
-    public func orThrow() throws(RedisError) -> RESPValue {
-        if case .error(let message) = self { throw RedisError(.server, message) }
-        return self
-    }
-}
-
-extension RedisClient {
     /// One of the client's loops, for callers that need a loop to complete on.
     public var anyEventLoop: any EventLoop { group.next() }
+
+    /// The node owning `key`: jump consistent hash of the key's FNV-1a 64-bit hash.
+    public static func node(forKey key: some Collection<UInt8>, nodeCount: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        var bucket: Int64 = -1
+        var next: Int64 = 0
+        while next < Int64(nodeCount) {
+            bucket = next
+            hash = hash &* 2_862_933_555_777_941_757 &+ 1
+            next = Int64(Double(bucket + 1) * (Double(Int64(1) << 31) / Double((hash >> 33) + 1)))
+        }
+        return Int(bucket)
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingWhitespace() -> String {
+        var s = self
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
 }

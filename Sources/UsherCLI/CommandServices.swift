@@ -28,7 +28,7 @@ struct CommandServices {
     init(logger: Logger) throws {
         configuration = try UsherConfiguration(environment: Environment(ProcessInfo.processInfo.environment), coreCount: 1)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        redis = try RedisClient(configuration: RedisConfiguration(url: configuration.redisURL), group: group, logger: logger)
+        redis = try RedisClient(url: configuration.redisURL, group: group, logger: logger)
         postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL, poolSize: 2), logger: logger)
         http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
         store = GenerationStore(client: postgres)

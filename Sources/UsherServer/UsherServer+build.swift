@@ -54,7 +54,7 @@ public struct UsherServices: Sendable {
 public func buildServices(configuration: UsherConfiguration, logger: Logger) async throws -> UsherServices {
     UsherMetrics.bootstrap()
     let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
-    let redis = try RedisClient(configuration: RedisConfiguration(url: configuration.redisURL), group: group, logger: logger)
+    let redis = try RedisClient(url: configuration.redisURL, group: group, logger: logger)
     redis.connect()
     let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL), logger: logger)
     do {

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Postgres
+import RedisClient
+import ServerTestSupport
+import Testing
+import UsherServer
+import UsherTestSupport
+
+/// Several Redis nodes in `REDIS_URL`: keys spread by jump consistent hashing, checked against an independent
+/// Python implementation, and a gateway over two real redis-servers that keeps answering when one dies.
+struct RedisShardingTests {
+    static let keys = (0..<2000).map { "usher:gen:video-\($0)" }
+
+    @Test func nodeChoiceMatchesAnIndependentImplementation() throws {
+        struct Input: Encodable { var keys: [String]; var node_counts: [Int] }
+        struct Output: Decodable { var nodes: [String: [Int]] }
+        let counts = [1, 2, 3, 5, 8]
+        let python = try runPythonPeer("jump_hash.py", input: Input(keys: Self.keys, node_counts: counts), as: Output.self)
+        for count in counts {
+            let ours = Self.keys.map { RedisClient.node(forKey: Array($0.utf8), nodeCount: count) }
+            #expect(ours == python.nodes[String(count)], "\(count) nodes")
+        }
+    }
+
+    @Test func addingANodeMovesOnlyItsShareOfTheKeys() {
+        for count in 1...6 {
+            var moved = 0
+            var perNode = [Int](repeating: 0, count: count + 1)
+            for key in Self.keys {
+                let before = RedisClient.node(forKey: Array(key.utf8), nodeCount: count)
+                let after = RedisClient.node(forKey: Array(key.utf8), nodeCount: count + 1)
+                perNode[after] += 1
+                if before != after {
+                    moved += 1
+                    #expect(after == count, "a key may only move to the new node")
+                }
+            }
+            let expected = Double(Self.keys.count) / Double(count + 1)
+            #expect(abs(Double(moved) - expected) < expected * 0.2, "\(count) → \(count + 1) nodes moved \(moved) keys")
+            #expect(perNode.allSatisfy { abs(Double($0) - expected) < expected * 0.2 }, "uneven spread \(perNode)")
+        }
+    }
+
+    @Test func redisURLListsSeveralNodes() throws {
+        let nodes = try RedisClient.configurations(url: "redis://a:6379/0, redis://:pw@b:6380/2")
+        #expect(nodes.map(\.description) == ["redis://a:6379/0", "redis://b:6380/2"])
+        #expect(nodes[1].password == "pw")
+        #expect(throws: RedisError.self) { try RedisClient.configurations(url: "redis://a:6379,") }
+    }
+
+    @Test(.enabled(if: LocalStack.isRunning, LocalStack.skipReason))
+    func aGatewayOverTwoRedisNodesSpreadsItsKeysAndSurvivesOneDying() async throws {
+        let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
+        var nodes = try ports.map { port in
+            try SpawnedProcess("/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], environment: [:])
+        }
+        defer { for node in nodes { node.kill() } }
+        let url = ports.map { "redis://127.0.0.1:\($0)/0" }.joined(separator: ",")
+        let server = try await TestServer.start(["REDIS_URL": url, "USHER_LOCAL_CACHE_TTL": "0"])
+        #expect(try await LocalStack.eventually { try await TestHTTP.request("\(server.edgeURL)/readyz").status == 200 })
+
+        var ids: [String] = []
+        for _ in 0..<40 {
+            let id = uniqueID("shard")
+            #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
+            ids.append(id)
+        }
+        let token = try server.token(owner: "o")
+        for id in ids { #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302) }
+
+        // Each record is on the node the hash names, and only there.
+        let group = server.services.group
+        let direct = try ports.map { try RedisClient(url: "redis://127.0.0.1:\($0)/0", group: group, logger: .init(label: "probe")) }
+        var perNode = [0, 0]
+        for id in ids {
+            let key = Array("usher:gen:\(id)".utf8)
+            let owner = RedisClient.node(forKey: key, nodeCount: 2)
+            for (index, client) in direct.enumerated() {
+                let reply = try await client.send([Array("EXISTS".utf8), key])
+                #expect(reply == .integer(index == owner ? 1 : 0), "\(id) on node \(index)")
+            }
+            perNode[owner] += 1
+        }
+        #expect(perNode.allSatisfy { $0 >= 8 }, "both nodes hold keys: \(perNode)")
+        for client in direct { await client.shutdown() }
+
+        // One node dies: its keys are read from Postgres, the other node's from Redis; every video still plays.
+        nodes[1].kill()
+        nodes.removeLast()
+        for id in ids { #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302) }
+        #expect(try await LocalStack.eventually { try await TestHTTP.request("\(server.edgeURL)/readyz").status == 503 })
+        try await server.stop()
+    }
+}
