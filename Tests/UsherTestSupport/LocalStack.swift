@@ -73,36 +73,6 @@ extension LocalStack {
     }
 }
 
-/// A child process started with posix_spawn, for tests that must kill a server without warning (SIGKILL).
-public final class SpawnedProcess: @unchecked Sendable {
-    public let pid: pid_t
-
-    public init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
-        let argv = [path] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in cArguments { free(pointer) }
-            for pointer in cEnvironment { free(pointer) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, nil, &cArguments, &cEnvironment)
-        guard result == 0 else { throw ProcessFailure(description: "cannot start \(path): errno \(result)") }
-        self.pid = pid
-    }
-
-    /// SIGKILL, then reap.
-    public func kill() {
-        _ = Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
-}
-
 extension LocalStack {
     /// Stops one stack service (`redis` or `postgres`) for the duration of `body`, and starts it again even
     /// when `body` throws.

@@ -75,3 +75,49 @@ public func freeLoopbackPort() throws -> Int {
     guard bound else { throw ProcessFailure(description: "bind() failed: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// A child process started with posix_spawn, for tests that must kill a server without warning (SIGKILL).
+public final class SpawnedProcess: @unchecked Sendable {
+    public let pid: pid_t
+
+    public init(_ path: String, _ arguments: [String], environment: [String: String]) throws {
+        let argv = [path] + arguments
+        var cArguments = argv.map { strdup($0) } + [nil]
+        var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in cArguments { free(pointer) }
+            for pointer in cEnvironment { free(pointer) }
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, nil, &cArguments, &cEnvironment)
+        guard result == 0 else { throw ProcessFailure(description: "cannot start \(path): errno \(result)") }
+        self.pid = pid
+    }
+
+    /// SIGKILL, then reap.
+    public func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// SIGTERM, then waits up to `seconds` for the exit; returns the exit status, or nil (after a SIGKILL) when the
+    /// process did not stop in time.
+    public func terminate(within seconds: Double) -> Int32? {
+        _ = Glibc.kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        while Date() < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            }
+            usleep(50_000)
+        }
+        kill()
+        return nil
+    }
+}
