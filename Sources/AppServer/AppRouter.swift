@@ -19,6 +19,7 @@ public struct AppDependencies: Sendable {
     public var webhookVerifier: FalWebhookVerifier?
     public var jobs: MirrorJobStore
     public var shares: ShareLinks
+    public var revocations: Revocations
     /// `USHER_PUBLIC_URL`: the edge as viewers reach it (share URLs, the demo page).
     public var publicURL: String
     /// `USHER_DEMO`: serve `/demo/{id}` (with the `webhook` role).
@@ -26,8 +27,10 @@ public struct AppDependencies: Sendable {
 
     public init(
         store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
-        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore, shares: ShareLinks, publicURL: String, servesDemo: Bool
+        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore, shares: ShareLinks, revocations: Revocations, publicURL: String,
+        servesDemo: Bool
     ) {
+        self.revocations = revocations
         self.shares = shares
         self.publicURL = publicURL
         self.servesDemo = servesDemo
@@ -62,6 +65,7 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
         GenerationsController(store: dependencies.store, lookup: dependencies.lookup, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
         SharesController(shares: dependencies.shares, publicURL: dependencies.publicURL, maximumTTL: dependencies.shares.configuration.maximumTTL)
             .addRoutes(to: v1)
+        RevocationsController(revocations: dependencies.revocations).addRoutes(to: v1)
         if dependencies.servesDemo { DemoController(publicURL: dependencies.publicURL).addRoutes(to: router) }
         if let verifier = dependencies.webhookVerifier {
             FalWebhookController(verifier: verifier, jobs: dependencies.jobs, lookup: dependencies.lookup).addRoutes(to: router)

@@ -64,5 +64,10 @@ struct Problem: Sendable {
     static let dependencyDown = Problem(.serviceUnavailable, "unavailable", "Service Unavailable", "Try again shortly.")
     static let badDownload = Problem(.badRequest, "bad-download", "Bad Request", "download must be 1, true, 0 or false, with a non-empty filename.")
     static let uriTooLong = Problem(.uriTooLong, "uri-too-long", "URI Too Long", "URLs are limited to 8 KiB.")
+    static let headersTooLarge = Problem(
+        .requestHeaderFieldsTooLarge, "headers-too-large", "Request Header Fields Too Large", "The request head is larger than the edge accepts.")
+    static let malformedRequest = Problem(.badRequest, "bad-request", "Bad Request", "The request could not be parsed as HTTP/1.1.")
+    static let bodyTooLarge = Problem(.payloadTooLarge, "body-too-large", "Content Too Large", "The edge takes GET and HEAD requests without a body.")
+    static let rateLimited = Problem(.tooManyRequests, "rate-limited", "Too Many Requests", "Slow down: try again after Retry-After seconds.")
     static let methodNotAllowed = Problem(.methodNotAllowed, "method-not-allowed", "Method Not Allowed", "Use GET or HEAD.")
 }

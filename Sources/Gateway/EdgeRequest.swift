@@ -1,3 +1,4 @@
+import NIOHTTP1
 /// Parsing of what the edge accepts: the route, the query and the viewer token's three hiding places.
 enum EdgeRoute: Equatable {
     case video(Substring)
@@ -41,6 +42,16 @@ enum EdgeRequest {
     }
 
     static func isValidID(_ id: Substring) -> Bool { RequestID.isValid(id) }
+
+    /// The client's address for rate limits: the last entry of the trusted proxy header (what the proxy in front
+    /// appended; earlier entries are the client's own claims), else the connection's peer.
+    static func clientAddress(headers: HTTPHeaders, trustedHeader: String?, peer: String?) -> String? {
+        guard let trustedHeader, let value = headers[trustedHeader].last else { return peer }
+        guard var last = value.split(separator: ",").last else { return peer }
+        while last.first == " " || last.first == "\t" { last.removeFirst() }
+        while last.last == " " || last.last == "\t" { last.removeLast() }
+        return last.isEmpty ? peer : String(last)
+    }
 
     /// The raw (still percent-encoded) value of the first `name=` parameter; `""` for a bare `name`.
     static func queryValue(_ query: Substring, _ name: StaticString) -> Substring? {

@@ -4,6 +4,7 @@ import NIOExtras
 import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// The edge listener (`USHER_LISTEN`) as a service: binds, serves until graceful shutdown, then stops
 /// accepting, lets every request whose head was read finish, closes idle keep-alive connections, and returns.
@@ -34,6 +35,12 @@ public final class EdgeServer: Service, Sendable {
         let service = self.service
         let metrics = self.metrics
         let date = self.date
+        let limits = service.configuration
+        let connections = ConnectionCount()
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maximumHeadBytes
+        decoderLimits.maxHeaderListSize = limits.maximumHeadBytes
+        decoderLimits.maxHeaderFieldCount = limits.maximumHeaderCount
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -47,12 +54,23 @@ public final class EdgeServer: Service, Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    guard connections.open(limit: limits.maximumConnections) else {
+                        metrics.connectionRefused()
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in connections.close() }
+                    return channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(
+                            EdgeConnectionGuard(headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout)))
                         // Header validation is off: every header value the edge writes is built here from encoded
-                        // parts (no CR or LF can reach it), and the check cost ~9 % of a request's CPU.
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                            withErrorHandling: true, withOutboundHeaderValidation: false)
-                        try channel.pipeline.syncOperations.addHandler(EdgeHandler(service: service, metrics: metrics, date: date))
+                        // parts (no CR or LF can reach it), and the check cost ~9 % of a request's CPU. Parser errors
+                        // are answered by EdgeHandler (431 for an oversized head, where NIO's handler says 400).
+                        try pipeline.configureHTTPServerPipeline(
+                            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                        try pipeline.addHandler(
+                            EdgeHandler(service: service, metrics: metrics, date: date, maximumBodyBytes: limits.maximumBodyBytes))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -73,4 +91,20 @@ public final class EdgeServer: Service, Sendable {
         }
         logger.info("edge stopped")
     }
+}
+
+/// Open connections of one listener, for `maximumConnections`.
+final class ConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts a new connection; false (and not counted) when `limit` are open already.
+    func open(limit: Int) -> Bool {
+        if count.wrappingAdd(1, ordering: .relaxed).newValue > limit {
+            count.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func close() { count.wrappingSubtract(1, ordering: .relaxed) }
 }

@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+public import Logging
+import Metrics
 public import NIOCore
 import NIOHTTP1
 import Postgres
@@ -17,6 +19,13 @@ public final class EdgeService: Sendable {
     enum Answer {
         case now(EdgeReply)
         case later(EventLoopFuture<EdgeReply>)
+
+        func future(on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
+            switch self {
+            case .now(let reply): loop.makeSucceededFuture(reply)
+            case .later(let future): future
+            }
+        }
     }
 
     let configuration: GatewayConfiguration
@@ -25,14 +34,19 @@ public final class EdgeService: Sendable {
     let keys: ViewerKeys
     let lookup: GenerationLookup
     let shares: ShareLinks
+    let revocations: Revocations
     let readiness: Readiness
+    private let reportOnly: ReportOnlyLog
     private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
     private let group: any EventLoopGroup
 
     public init(
         configuration: GatewayConfiguration, presigner: Presigner, keys: ViewerKeys, lookup: GenerationLookup, shares: ShareLinks,
-        readiness: Readiness, group: any EventLoopGroup
+        revocations: Revocations, rateLimiter: RateLimiter, readiness: Readiness, group: any EventLoopGroup, logger: Logger
     ) {
+        self.rateLimiter = rateLimiter
+        self.revocations = revocations
+        self.reportOnly = ReportOnlyLog(logger: logger)
         self.configuration = configuration
         self.presigner = presigner
         self.publicURLs = configuration.publicBaseURL.map(PublicURLBuilder.init(baseURL:))
@@ -50,9 +64,23 @@ public final class EdgeService: Sendable {
 
     static func unixNow() -> Int64 { Int64(time(nil)) }
 
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+    let rateLimiter: RateLimiter
+
+    /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> Answer {
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
+        var client: String?
+        if rateLimiter.isEnabled {
+            client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
+            // In-process, the IP is checked before any token work, so a flood of forged tokens is cut early.
+            if !rateLimiter.configuration.shared, case .video = route, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
+                return .now(limited)
+            }
+            if !rateLimiter.configuration.shared, case .share = route, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
+                return .now(limited)
+            }
+        }
         switch route {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
@@ -67,34 +95,71 @@ public final class EdgeService: Sendable {
         case .share(let code):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
+            if rateLimiter.configuration.shared && rateLimiter.isEnabled {
+                return .later(rateLimiter.take(ip: client, subject: nil, now: Self.preciseNow(), on: loop).flatMap { decision in
+                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
+                    return self.share(String(code), counting: method == .GET, query: query, on: loop).future(on: loop)
+                })
+            }
             return share(String(code), counting: method == .GET, query: query, on: loop)
         case .video(let id):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
-            return video(String(id), query: query, headers: headers, on: loop)
+            return video(String(id), query: query, headers: headers, client: client, on: loop)
         }
     }
 
-    private func video(_ id: String, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+    private func video(_ id: String, query: Substring, headers: HTTPHeaders, client: String?, on loop: any EventLoop) -> Answer {
         let now = Self.unixNow()
         let token = EdgeRequest.token(authorization: headers.first(name: "authorization"), query: query, cookie: headers.first(name: "cookie"))
         var grant: ViewerGrant?
         if let token {
             // A forged token costs no lookup: refuse it before touching Redis or Postgres.
-            guard let verified = verify(token, now: now, on: loop) else {
+            if let verified = verify(token, now: now, on: loop), !revocations.revokes(verified, now: now) {
+                grant = verified
+            } else if configuration.reportOnly {
+                reportOnly.record(.invalidToken, id: id)
+            } else {
                 return .now(.problem(.invalidToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher", error="invalid_token""#)]))
             }
-            grant = verified
         }
+        if revocations.takesDown(id, now: now) { return .now(.problem(.gone)) }
         let download = EdgeRequest.download(query)
         if download == .invalid { return .now(.problem(.badDownload)) }
+        if rateLimiter.isEnabled {
+            if rateLimiter.configuration.shared {
+                let verifiedGrant = grant
+                return .later(rateLimiter.take(ip: client, subject: grant?.subject, now: Self.preciseNow(), on: loop).flatMap { decision in
+                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
+                    return self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop).future(on: loop)
+                })
+            }
+            if let subject = grant?.subject, let limited = rateLimited(keys: ["sub:" + subject]) { return .now(limited) }
+        }
+        return deliver(id, grant: grant, download: download, now: now, on: loop)
+    }
 
+    private func deliver(_ id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop) -> Answer {
         if let outcome = lookup.cached(id, on: loop) {
             return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
         }
-        let verifiedGrant = grant
         return .later(lookup.resolve(id, on: loop).map { outcome in
-            self.decide(outcome, id: id, grant: verifiedGrant, download: download, now: Self.unixNow())
+            self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
         })
+    }
+
+    private func rateLimited(keys: [String]) -> EdgeReply? {
+        guard !keys.isEmpty, case .limited(let retryAfter) = rateLimiter.takeLocally(keys, now: Self.preciseNow()) else { return nil }
+        return Self.tooManyRequests(retryAfter)
+    }
+
+    static func tooManyRequests(_ retryAfter: Int) -> EdgeReply {
+        .problem(.rateLimited, extraHeaders: [("Retry-After", String(retryAfter))])
+    }
+
+    static func preciseNow() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     private func verify(_ token: String, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
@@ -122,10 +187,16 @@ public final class EdgeService: Sendable {
         case .found(let found): record = found
         }
         if record.visibility == .private {
-            guard let grant else {
+            if let grant {
+                if !grant.covers(videoID: id, owner: record.owner) {
+                    guard configuration.reportOnly else { return .problem(.forbidden) }
+                    reportOnly.record(.notInScope, id: id)
+                }
+            } else if configuration.reportOnly {
+                reportOnly.record(.missingToken, id: id)
+            } else {
                 return .problem(.missingToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher""#)])
             }
-            guard grant.covers(videoID: id, owner: record.owner) else { return .problem(.forbidden) }
         }
         if let refusal = undeliverable(record) { return refusal }
         return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false)
@@ -147,7 +218,9 @@ public final class EdgeService: Sendable {
             case .absent: return loop.makeSucceededFuture(.problem(.shareNotFound))
             case .found(let found): share = found
             }
-            guard !share.revoked, Self.unixNow() < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
+            let now = Self.unixNow()
+            guard !share.revoked, now < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
+            if self.revocations.takesDown(share.requestID, now: now) { return loop.makeSucceededFuture(.problem(.gone)) }
             let generation = self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
                 ?? self.lookup.resolve(share.requestID, on: loop)
             return generation.flatMap { outcome -> EventLoopFuture<EdgeReply> in
@@ -202,9 +275,39 @@ public final class EdgeService: Sendable {
         if record.visibility == .public, let publicURLs, overrides == .none {
             return .redirect(to: publicURLs.url(key: key), cacheControl: shared ? "no-store" : "public, max-age=\(configuration.publicMaxAge)")
         }
+        // Temporary credentials: no URL may outlive them (it would stop working at their expiry).
+        var ttl = ttl
+        if let credentialsExpireAt = configuration.credentialsExpireAt {
+            ttl = Int(min(Int64(ttl), credentialsExpireAt - now))
+            guard ttl > 0 else { return dependencyDown }
+        }
         guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides) else {
             return .problem(.gone)
         }
         return .redirect(to: presigned.url, cacheControl: shared ? "no-store" : "private, max-age=\(max(0, presigned.expiresAt - now - 60))")
+    }
+}
+
+/// `USHER_AUTH_REPORT_ONLY`: auth failures that were let through, counted by reason and logged (id and reason only,
+/// never the token), so token checks can be rolled out on players that do not send tokens yet.
+struct ReportOnlyLog: Sendable {
+    enum Reason: String, Sendable {
+        case missingToken = "missing_token"
+        case invalidToken = "invalid_token"
+        case notInScope = "not_in_scope"
+    }
+
+    let logger: Logger
+    private let counters: [Reason: Counter] = [
+        .missingToken: Counter(label: "usher_auth_report_only_total", dimensions: [("reason", "missing_token")]),
+        .invalidToken: Counter(label: "usher_auth_report_only_total", dimensions: [("reason", "invalid_token")]),
+        .notInScope: Counter(label: "usher_auth_report_only_total", dimensions: [("reason", "not_in_scope")]),
+    ]
+
+    init(logger: Logger) { self.logger = logger }
+
+    func record(_ reason: Reason, id: String) {
+        counters[reason]?.increment()
+        logger.notice("report-only: let through a request that would be refused", metadata: ["reason": "\(reason.rawValue)", "id": "\(id)"])
     }
 }

@@ -16,5 +16,33 @@ public struct GatewayConfiguration: Sendable {
     /// `Cache-Control: public, max-age` for public redirects. Default 3600.
     public var publicMaxAge: Int = 3600
 
+    /// Bytes of a request head (request line and headers together, and any one of them); more → 431 and the
+    /// connection closes. URLs over 8 KiB but within this limit get 414. Default 32 KiB.
+    public var maximumHeadBytes: Int = 32 * 1024
+    /// Header fields per request; more → 431. Default 100.
+    public var maximumHeaderCount: Int = 100
+    /// Body bytes a request to the edge may carry (GET and HEAD need none); more → 413 and the connection closes.
+    /// Default 8 KiB.
+    public var maximumBodyBytes: Int = 8 * 1024
+    /// `USHER_HEADER_TIMEOUT`: a request head must be complete this long after the connection opens or after the
+    /// first byte of a later request, else the connection closes (slowloris). Default 10 s.
+    public var headTimeout: Duration = .seconds(10)
+    /// `USHER_IDLE_TIMEOUT`: a keep-alive connection with no request in progress closes after this. Default 60 s.
+    public var idleTimeout: Duration = .seconds(60)
+    /// `USHER_MAX_CONNECTIONS`: open edge connections per process; a connection beyond is closed at once, before
+    /// anything is read. Default 16384.
+    public var maximumConnections: Int = 16_384
+
+    /// `USHER_AUTH_REPORT_ONLY`: missing, invalid and out-of-scope tokens are counted and logged but still redirected
+    /// (takedowns and share rules still apply). Default off.
+    public var reportOnly: Bool = false
+    /// `S3_CREDENTIALS_EXPIRE_AT` (Unix seconds or RFC 3339): when temporary credentials (`S3_SESSION_TOKEN`) stop
+    /// working. Presigned URLs are cut to end by then; after it, private redirects answer 503. Default none.
+    public var credentialsExpireAt: Int64?
+
+    /// `USHER_TRUSTED_PROXY_HEADER` (e.g. `X-Forwarded-For`): where the client's IP is, for rate limits; the last
+    /// address in it (the one the trusted proxy appended). Unset: the connection's peer address. Default none.
+    public var trustedProxyHeader: String?
+
     public init() {}
 }

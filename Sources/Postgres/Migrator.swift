@@ -17,6 +17,7 @@ public struct Migrator: Sendable {
         Migration(version: 1, name: "generations", sql: String(decoding: PackageResources._001_generations_sql, as: UTF8.self)),
         Migration(version: 2, name: "mirror_jobs", sql: String(decoding: PackageResources._002_mirror_jobs_sql, as: UTF8.self)),
         Migration(version: 3, name: "shares", sql: String(decoding: PackageResources._003_shares_sql, as: UTF8.self)),
+        Migration(version: 4, name: "revocations", sql: String(decoding: PackageResources._004_revocations_sql, as: UTF8.self)),
     ]
 
     /// An arbitrary constant naming Usher's migration lock.

@@ -10,7 +10,7 @@ import RedisClient
 import SigV4
 import UsherServer
 
-/// The clients the one-shot commands (`import`, `mirror`, `backfill`, `share`) need, built from the same settings as
+/// The clients the one-shot commands (`import`, `mirror`, `backfill`, `share`, `revoke`) need, built from the same settings as
 /// `usher serve` on a single event loop.
 struct CommandServices {
     let configuration: UsherConfiguration
@@ -21,6 +21,7 @@ struct CommandServices {
     let store: GenerationStore
     let lookup: GenerationLookup
     let shares: ShareLinks
+    let revocations: Revocations
     let cdnURLs: CDNURLs
     let jobs: MirrorJobStore
     let worker: MirrorWorker
@@ -34,6 +35,7 @@ struct CommandServices {
         store = GenerationStore(client: postgres)
         lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
         shares = ShareLinks(redis: redis, store: ShareStore(client: postgres))
+        revocations = Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger)
         cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
         jobs = MirrorJobStore(client: postgres)
         let mirrorer = Mirrorer(configuration: configuration.mirror, http: http, uploader: ObjectUploader(s3: configuration.s3, http: http))

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads settings from environment variables with clear messages naming the variable at fault.
 public struct Environment: Sendable {
     public var values: [String: String]
@@ -52,4 +54,21 @@ public struct Environment: Sendable {
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension Environment {
+    /// A point in time as Unix seconds, given as Unix seconds or as RFC 3339 (`2026-12-01T08:00:00Z`).
+    public func instant(_ name: String) throws(ConfigurationError) -> Int64? {
+        guard let text = self[name] else { return nil }
+        if let seconds = Int64(text), seconds > 0 { return seconds }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        var date = formatter.date(from: text)
+        if date == nil {
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            date = formatter.date(from: text)
+        }
+        guard let date else { throw ConfigurationError("\(name) must be Unix seconds or an RFC 3339 time, got '\(text)'") }
+        return Int64(date.timeIntervalSince1970.rounded(.down))
+    }
 }

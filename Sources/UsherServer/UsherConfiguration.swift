@@ -28,8 +28,12 @@ public struct UsherConfiguration: Sendable {
     public var s3: S3Configuration
     /// `PRESIGN_WINDOW` [0 = off].
     public var presignWindow: Int
-    /// `PRESIGN_TTL`, `PUBLIC_BASE_URL`, `USHER_ORIGIN_FALLBACK`.
+    /// `PRESIGN_TTL`, `PUBLIC_BASE_URL`, `USHER_ORIGIN_FALLBACK`, `USHER_HEADER_TIMEOUT` [10 s], `USHER_IDLE_TIMEOUT`
+    /// [60 s], `USHER_MAX_CONNECTIONS` [16384], `USHER_AUTH_REPORT_ONLY` [0], `S3_CREDENTIALS_EXPIRE_AT` [none].
     public var gateway: GatewayConfiguration
+    /// `USHER_RATE_LIMIT_RPS` [0 = off], `USHER_RATE_LIMIT_BURST` [2 × RPS], `USHER_RATE_LIMIT_REDIS` [0; 1 shares the
+    /// buckets through Redis].
+    public var rateLimit: RateLimiter.Configuration
     /// `USHER_LOCAL_CACHE_TTL` [2 s], `USHER_LOCAL_CACHE_SIZE` [100000].
     public var lookup: GenerationLookup.Configuration
     /// `USHER_EVENT_LOOPS` [number of cores].
@@ -66,6 +70,15 @@ public struct UsherConfiguration: Sendable {
             throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
         }
         gateway.originFallback = try environment.flag("USHER_ORIGIN_FALLBACK")
+        gateway.headTimeout = .milliseconds(try environment.milliseconds("USHER_HEADER_TIMEOUT", default: 10_000, range: 100...600_000))
+        gateway.idleTimeout = .milliseconds(try environment.milliseconds("USHER_IDLE_TIMEOUT", default: 60_000, range: 100...3_600_000))
+        gateway.maximumConnections = try environment.integer("USHER_MAX_CONNECTIONS", default: 16_384, range: 1...10_000_000)
+        gateway.reportOnly = try environment.flag("USHER_AUTH_REPORT_ONLY")
+        gateway.trustedProxyHeader = environment["USHER_TRUSTED_PROXY_HEADER"]
+        let rate = try environment.integer("USHER_RATE_LIMIT_RPS", default: 0, range: 0...1_000_000)
+        let burst = try environment.integer("USHER_RATE_LIMIT_BURST", default: max(1, 2 * rate), range: 1...10_000_000)
+        rateLimit = RateLimiter.Configuration(rate: Double(rate), burst: Double(burst), shared: try environment.flag("USHER_RATE_LIMIT_REDIS"))
+        gateway.credentialsExpireAt = try environment.instant("S3_CREDENTIALS_EXPIRE_AT")
         self.gateway = gateway
         var lookup = GenerationLookup.Configuration()
         lookup.localTTL = .milliseconds(try environment.milliseconds("USHER_LOCAL_CACHE_TTL", default: 2000, range: 0...3_600_000))

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AppServer
 public import AsyncHTTPClient
 public import Mirror
@@ -22,6 +25,7 @@ public struct UsherServices: Sendable {
     public let store: GenerationStore
     public let lookup: GenerationLookup
     public let shares: ShareLinks
+    public let revocations: Revocations
     public let keys: ViewerKeys
     /// nil without the `gateway` role.
     public let edge: EdgeServer?
@@ -80,6 +84,9 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let store = GenerationStore(client: postgres)
     let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
     let shares = ShareLinks(redis: redis, store: ShareStore(client: postgres))
+    let revocations = Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger)
+    // In force from the first request; the poller keeps it current.
+    try? await revocations.reload()
     let readiness = Readiness(redis: redis, postgres: postgres)
     let jobs = MirrorJobStore(client: postgres)
     let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
@@ -90,10 +97,12 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     if configuration.roles.contains(.gateway) {
         let presigner = try Presigner(configuration: configuration.s3, signingWindow: configuration.presignWindow)
         let service = EdgeService(
-            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, readiness: readiness, group: group)
+            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, revocations: revocations,
+            rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, group: group, logger: logger)
         let server = EdgeServer(
             host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
         services.append(.init(service: server))
+        services.append(.init(service: revocations))
         edge = server
     }
 
@@ -102,7 +111,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         store: store, lookup: lookup, readiness: readiness,
         cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
         webhookVerifier: FalWebhookVerifier(keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger)),
-        jobs: jobs, shares: shares, publicURL: configuration.publicURL, servesDemo: configuration.demo)
+        jobs: jobs, shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
     let app = Application(
         router: buildAppRouter(dependencies),
         configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
@@ -115,6 +124,11 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             configuration: configuration.mirror, http: httpClient, uploader: ObjectUploader(s3: configuration.s3, http: httpClient))
         services.append(.init(service: MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: cdnURLs, logger: logger)))
     }
+    if let expiresAt = configuration.gateway.credentialsExpireAt {
+        services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))
+    } else if configuration.s3.credentials.sessionToken != nil {
+        logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
+    }
     if let path = configuration.tokenKeysPath {
         services.append(.init(service: KeyReloader(path: path, keys: keys, audience: configuration.tokenAudience, logger: logger)))
     }
@@ -122,6 +136,6 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
     return UsherServices(
-        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, shares: shares, keys: keys,
+        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, shares: shares, revocations: revocations, keys: keys,
         edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient)
 }

@@ -48,7 +48,11 @@ final class PostgresMultiHostTests {
     @Test func targetSessionAttributesChooseTheServerAndADownHostIsSkipped() async throws {
         // The second cluster's database becomes read-only: libpq's read-write check (`SHOW transaction_read_only`) skips it.
         let setup = PostgresClient(configuration: PostgresConfiguration(url: url([second], "any"), poolSize: 1), logger: Logger(label: "setup"))
-        _ = try await setup.query("ALTER DATABASE usher_test SET default_transaction_read_only = on")
+        // (A cluster left by an earlier run is read-only already: this session turns it off for itself first.)
+        try await setup.withConnection { connection in
+            _ = try connection.query("SET default_transaction_read_only = off")
+            _ = try connection.query("ALTER DATABASE usher_test SET default_transaction_read_only = on")
+        }
         await setup.shutdown()
 
         #expect(try await serverPort(url([second, primary], "read-write")) == primary)

@@ -121,3 +121,85 @@ public final class SpawnedProcess: @unchecked Sendable {
         return nil
     }
 }
+
+/// A plain TCP connection to 127.0.0.1, for tests that must send what no HTTP client would (oversized or trickled
+/// heads, bodies on GET) and see exactly when the server closes.
+public final class RawConnection: @unchecked Sendable {
+    private let fd: Int32
+    private var isOpen = true
+
+    public init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ProcessFailure(description: "socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else {
+            close(fd)
+            throw ProcessFailure(description: "connect to port \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { disconnect() }
+
+    public func disconnect() {
+        guard isOpen else { return }
+        isOpen = false
+        close(fd)
+    }
+
+    /// false when the peer has closed (EPIPE/ECONNRESET).
+    @discardableResult
+    public func send(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            sent += n
+        }
+        return true
+    }
+
+    /// Reads until the peer closes or `seconds` pass; returns what arrived and whether the peer closed.
+    public func readUntilClosed(within seconds: Double) -> (data: Data, closed: Bool) {
+        var received = Data()
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let remaining = max(1, Int32(deadline.timeIntervalSinceNow * 1000))
+            guard Glibc.poll(&poll, 1, remaining) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return (received, true) }
+            received.append(contentsOf: buffer[0..<n])
+        }
+        return (received, false)
+    }
+
+    /// Reads one response head and its Content-Length body (enough for the edge's answers).
+    public func readResponse(within seconds: Double) -> String? {
+        var received = Data()
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            let text = String(decoding: received, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let head = text[..<end.lowerBound]
+                let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text.utf8.count - text.utf8.distance(from: text.startIndex, to: end.upperBound) >= length { return text }
+            }
+            var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&poll, 1, max(1, Int32(deadline.timeIntervalSinceNow * 1000))) > 0 else { continue }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return received.isEmpty ? nil : String(decoding: received, as: UTF8.self) }
+            received.append(contentsOf: buffer[0..<n])
+        }
+        return nil
+    }
+}

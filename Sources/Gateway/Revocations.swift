@@ -1,0 +1,144 @@
+public import Logging
+public import Postgres
+public import RedisClient
+public import ServiceLifecycle
+import Synchronization
+public import ViewerAuth
+
+/// Revoked tokens (`jti`), viewers (`sub`) and videos (takedowns), mirrored in memory for the hot path.
+///
+/// PostgreSQL holds the list; Redis holds a version number that every write increments. Each instance polls that
+/// version every `pollInterval` (one GET) and reloads the list from Postgres when it changes, so a revocation
+/// made through any instance is in force on all of them within `pollInterval` plus a query. With Redis down,
+/// instances reload from Postgres every `pollInterval` instead; with both down, the last list stays in force.
+public final class Revocations: Service, Sendable {
+    struct Snapshot: Sendable {
+        /// value → until (Unix seconds; `Int64.max` for ever), per kind.
+        var tokenIDs: [String: Int64] = [:]
+        var subjects: [String: Int64] = [:]
+        var videos: [String: Int64] = [:]
+
+        var isEmpty: Bool { tokenIDs.isEmpty && subjects.isEmpty && videos.isEmpty }
+    }
+
+    static let versionKey = Array("usher:revocations:version".utf8)
+
+    /// How often each instance checks for changes. Default 250 ms (CONTRACT: in force within 1 s).
+    let pollInterval: Duration
+    let redis: RedisClient
+    public let store: RevocationStore
+    let logger: Logger
+    private let snapshot = Mutex(Snapshot())
+    /// Lets the hot path skip the lock while nothing is revoked (the usual case).
+    private let hasAny = Atomic<Bool>(false)
+    private let lastVersion = Mutex<RESPValue?>(nil)
+    private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
+
+    public init(redis: RedisClient, store: RevocationStore, pollInterval: Duration = .milliseconds(250), logger: Logger) {
+        self.redis = redis
+        self.store = store
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    // MARK: hot path
+
+    /// True when the token's `jti` or `sub` is revoked now.
+    public func revokes(_ grant: ViewerGrant, now: Int64) -> Bool {
+        guard hasAny.load(ordering: .relaxed), grant.tokenID != nil || grant.subject != nil else { return false }
+        return snapshot.withLock { list in
+            if let id = grant.tokenID, let until = list.tokenIDs[id], now < until { return true }
+            if let subject = grant.subject, let until = list.subjects[subject], now < until { return true }
+            return false
+        }
+    }
+
+    /// True when the video is taken down now.
+    public func takesDown(_ requestID: some StringProtocol, now: Int64) -> Bool {
+        guard hasAny.load(ordering: .relaxed) else { return false }
+        return snapshot.withLock { list in list.videos[String(requestID)].map { now < $0 } ?? false }
+    }
+
+    // MARK: writers (admin API, CLI)
+
+    public func add(_ kind: Revocation.Kind, value: String, until: String?) async throws -> Revocation {
+        let revocation = try await store.add(kind, value: value, until: until)
+        await announce()
+        return revocation
+    }
+
+    public func remove(_ kind: Revocation.Kind, value: String) async throws -> Bool {
+        let removed = try await store.remove(kind, value: value)
+        await announce()
+        return removed
+    }
+
+    /// Bumps the version other instances poll, and reloads here at once. Without Redis the others still reload
+    /// from Postgres on their own schedule.
+    private func announce() async {
+        do {
+            _ = try await redis.send([Array("INCR".utf8), Self.versionKey]).orThrow()
+        } catch {
+            logger.warning("revocation stored, but Redis could not announce it; instances fall back to polling Postgres", metadata: ["error": "\(error)"])
+        }
+        try? await reload()
+    }
+
+    // MARK: the poller
+
+    /// Loads the list from Postgres.
+    public func reload() async throws {
+        let active = try await store.active()
+        var next = Snapshot()
+        for revocation in active {
+            let until = revocation.untilEpoch ?? Int64.max
+            switch revocation.kind {
+            case .tokenID: next.tokenIDs[revocation.value] = until
+            case .subject: next.subjects[revocation.value] = until
+            case .requestID: next.videos[revocation.value] = until
+            }
+        }
+        let empty = next.isEmpty
+        snapshot.withLock { $0 = next }
+        hasAny.store(!empty, ordering: .relaxed)
+    }
+
+    /// One poll: reload when Redis's version moved (or Redis cannot say).
+    func poll() async {
+        let version: RESPValue?
+        do {
+            version = try await redis.send([Array("GET".utf8), Self.versionKey]).orThrow()
+        } catch {
+            version = nil
+        }
+        let changed = lastVersion.withLock { last in
+            guard let version else { return true }
+            defer { last = version }
+            return last != version
+        }
+        guard changed else { return }
+        // Without Redis every poll would reload: once a second is enough to stay within the 1 s promise.
+        let now = ContinuousClock.now
+        let due = lastReload.withLock { last in
+            if version == nil, let last, now - last < .seconds(1) { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        do {
+            try await reload()
+        } catch {
+            // Keep the list in force; forget the version so the next poll tries again.
+            lastVersion.withLock { $0 = nil }
+        }
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.poll()
+                try await Task.sleep(for: self.pollInterval)
+            }
+        }
+    }
+}
