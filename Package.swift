@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "UsherCrypto", targets: ["UsherCrypto"]),
         .library(name: "SigV4", targets: ["SigV4"]),
         .library(name: "ViewerAuth", targets: ["ViewerAuth"]),
+        // For the fuzzing harness (Tests/Fuzz), which drives these modules' parsers.
+        .library(name: "FalWebhook", targets: ["FalWebhook"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -82,10 +85,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "FalWebhook", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .target(
             name: "Mirror",
             dependencies: [
-                "Gateway", "Postgres", "SigV4", "UsherCrypto",
+                "Gateway", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -98,7 +102,7 @@ let package = Package(
         .target(
             name: "AppServer",
             dependencies: [
-                "Gateway", "Mirror", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
+                "Gateway", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -165,7 +169,7 @@ let package = Package(
         .testTarget(
             name: "MirrorTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "Postgres", "SigV4", "UsherCrypto",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import FalWebhook
 import Foundation
 import Gateway
 import HTTPTypes

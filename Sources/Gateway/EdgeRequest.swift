@@ -1,6 +1,6 @@
-import NIOHTTP1
+public import NIOHTTP1
 /// Parsing of what the edge accepts: the route, the query and the viewer token's three hiding places.
-enum EdgeRoute: Equatable {
+public enum EdgeRoute: Equatable {
     case video(Substring)
     case share(Substring)
     case healthz
@@ -11,15 +11,16 @@ enum EdgeRoute: Equatable {
     case malformedID
 }
 
-enum EdgeRequest {
+/// Public for the fuzzing harness (`Tests/Fuzz`), which drives these parsers with arbitrary bytes.
+public enum EdgeRequest {
     /// The most a URL may be (CONTRACT: longer → 414).
-    static let maximumURILength = 8192
+    public static let maximumURILength = 8192
 
     /// Splits `/v/{id}?query` into route and raw query.
     ///
     /// Everything here works on UTF-8 bytes: Character-based `split`/`hasPrefix` on a query carrying a
     /// 250-byte token cost more than the presign itself.
-    static func parse(uri: String) -> (route: EdgeRoute, query: Substring) {
+    public static func parse(uri: String) -> (route: EdgeRoute, query: Substring) {
         let utf8 = uri.utf8
         let question = utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = uri[..<(question ?? uri.endIndex)]
@@ -41,11 +42,11 @@ enum EdgeRequest {
         return (route, query)
     }
 
-    static func isValidID(_ id: Substring) -> Bool { RequestID.isValid(id) }
+    public static func isValidID(_ id: Substring) -> Bool { RequestID.isValid(id) }
 
     /// The client's address for rate limits: the last entry of the trusted proxy header (what the proxy in front
     /// appended; earlier entries are the client's own claims), else the connection's peer.
-    static func clientAddress(headers: HTTPHeaders, trustedHeader: String?, peer: String?) -> String? {
+    public static func clientAddress(headers: HTTPHeaders, trustedHeader: String?, peer: String?) -> String? {
         guard let trustedHeader, let value = headers[trustedHeader].last else { return peer }
         guard var last = value.split(separator: ",").last else { return peer }
         while last.first == " " || last.first == "\t" { last.removeFirst() }
@@ -54,7 +55,7 @@ enum EdgeRequest {
     }
 
     /// The raw (still percent-encoded) value of the first `name=` parameter; `""` for a bare `name`.
-    static func queryValue(_ query: Substring, _ name: StaticString) -> Substring? {
+    public static func queryValue(_ query: Substring, _ name: StaticString) -> Substring? {
         let utf8 = query.utf8
         let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         var start = utf8.startIndex
@@ -71,7 +72,7 @@ enum EdgeRequest {
     }
 
     /// Form-style decoding (`+` is a space); nil for broken escapes or bytes that are not UTF-8.
-    static func percentDecode(_ text: Substring) -> String? {
+    public static func percentDecode(_ text: Substring) -> String? {
         guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
@@ -98,7 +99,7 @@ enum EdgeRequest {
     }
 
     /// `Authorization: Bearer T`, then `?token=T`, then the `usher_token` cookie.
-    static func token(authorization: String?, query: Substring, cookie: String?) -> String? {
+    public static func token(authorization: String?, query: Substring, cookie: String?) -> String? {
         if let authorization, let token = bearer(authorization) { return token }
         if let raw = queryValue(query, "token"), !raw.isEmpty {
             return percentDecode(raw) ?? String(raw)
@@ -108,7 +109,7 @@ enum EdgeRequest {
     }
 
     /// The credentials of `Bearer <token>` (scheme case-insensitive), or nil for other schemes.
-    static func bearer(_ header: String) -> String? {
+    public static func bearer(_ header: String) -> String? {
         let utf8 = header.utf8
         var i = utf8.startIndex
         while i < utf8.endIndex && utf8[i] == UInt8(ascii: " ") { i = utf8.index(after: i) }
@@ -126,7 +127,7 @@ enum EdgeRequest {
     }
 
     /// The value of cookie `name` in a `Cookie` header (`a=b; name=value`).
-    static func cookieValue(_ header: Substring, _ name: StaticString) -> Substring? {
+    public static func cookieValue(_ header: Substring, _ name: StaticString) -> Substring? {
         let utf8 = header.utf8
         let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         var start = utf8.startIndex
@@ -141,7 +142,7 @@ enum EdgeRequest {
         return nil
     }
 
-    enum Download: Equatable {
+    public enum Download: Equatable {
         case none
         /// `filename` nil: the key's last path segment.
         case attachment(filename: String?)
@@ -149,7 +150,7 @@ enum EdgeRequest {
     }
 
     /// `download=1|true[&filename=NAME]`; `0`, `false` or absent: none; anything else is a 400.
-    static func download(_ query: Substring) -> Download {
+    public static func download(_ query: Substring) -> Download {
         guard let value = queryValue(query, "download") else { return .none }
         if value.utf8.elementsEqual("0".utf8) || value.utf8.elementsEqual("false".utf8) { return .none }
         if value.utf8.elementsEqual("1".utf8) || value.utf8.elementsEqual("true".utf8) {

@@ -119,7 +119,7 @@ struct FalSigner {
     }
 }
 
-/// The signed bytes, computed independently of `FalWebhookVerifier.signedBytes`.
+/// The signed bytes, computed independently of `FalSignature.signedBytes`.
 enum FalWebhookMessage {
     static func bytes(requestID: String, userID: String, timestamp: String, body: [UInt8]) -> [UInt8] {
         Array("\(requestID)\n\(userID)\n\(timestamp)\n\(SHA256.hash(body).hexString)".utf8)

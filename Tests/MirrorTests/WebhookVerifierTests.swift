@@ -1,3 +1,4 @@
+import FalWebhook
 import Foundation
 import Logging
 import Mirror
@@ -22,7 +23,7 @@ import UsherTestSupport
         let body = Array(#"{"request_id":"r1"}"#.utf8)
         let now: Int64 = 1_800_000_000
         func headers(_ key: Ed25519PrivateKey, timestamp: Int64 = now, body: [UInt8] = body) throws -> FalWebhookHeaders {
-            let message = FalWebhookVerifier.signedBytes(requestID: "r1", userID: "u", timestamp: String(timestamp), body: body)
+            let message = FalSignature.signedBytes(requestID: "r1", userID: "u", timestamp: String(timestamp), body: body)
             return FalWebhookHeaders(requestID: "r1", userID: "u", timestamp: String(timestamp), signature: Hex.encode(try key.signature(for: message)))
         }
         func accepted(_ headers: FalWebhookHeaders, _ body: [UInt8] = body) async throws -> Bool {

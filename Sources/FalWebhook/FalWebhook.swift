@@ -9,8 +9,8 @@ public struct WebhookRejection: Error, Sendable, Equatable, CustomStringConverti
 
     public var description: String { "\(status) \(code): \(detail)" }
 
-    static func unauthorized(_ detail: String) -> WebhookRejection { WebhookRejection(status: 401, code: "bad-signature", detail: detail) }
-    static func badRequest(_ detail: String) -> WebhookRejection { WebhookRejection(status: 400, code: "bad-webhook", detail: detail) }
+    public static func unauthorized(_ detail: String) -> WebhookRejection { WebhookRejection(status: 401, code: "bad-signature", detail: detail) }
+    public static func badRequest(_ detail: String) -> WebhookRejection { WebhookRejection(status: 400, code: "bad-webhook", detail: detail) }
 }
 
 /// The signature headers of a fal webhook delivery.
@@ -28,40 +28,40 @@ public struct FalWebhookHeaders: Sendable {
     }
 }
 
-/// Verifies fal's Ed25519 webhook signatures over the raw body, before anything parses it.
+/// fal's signature rule, without I/O: what `FalWebhookVerifier` applies with fal's current keys, and what the fuzzer
+/// drives directly.
 ///
 /// Signed bytes: `request_id + "\n" + user_id + "\n" + timestamp + "\n" + hex(sha256(body))`; the timestamp must
-/// be within ±300 s; any key of fal's JWKS may have signed.
-public struct FalWebhookVerifier: Sendable {
-    public let keys: FalKeyProvider
-    /// Default 300 s.
-    public var tolerance: Int64 = 300
-
-    public init(keys: FalKeyProvider) { self.keys = keys }
+/// be within ±`tolerance` s; any of the keys may have signed.
+public enum FalSignature {
+    public enum Outcome: Sendable, Equatable {
+        case valid
+        /// Well-formed, but no key verifies it: fal may have rotated its keys.
+        case unknownSignature
+        case rejected(WebhookRejection)
+    }
 
     public static func signedBytes(requestID: String, userID: String, timestamp: String, body: some ContiguousByteStorage) -> [UInt8] {
         let digest = body.withUnsafeBytes { SHA256.hash($0) }
         return Array("\(requestID)\n\(userID)\n\(timestamp)\n\(digest.hexString)".utf8)
     }
 
-    public func verify(_ headers: FalWebhookHeaders, body: [UInt8], now: Int64) async throws -> Result<Void, WebhookRejection> {
+    public static func check(
+        _ headers: FalWebhookHeaders, body: [UInt8], now: Int64, tolerance: Int64 = 300, keys: [Ed25519PublicKey]
+    ) -> Outcome {
         guard let requestID = headers.requestID, let userID = headers.userID, let timestamp = headers.timestamp,
             let signatureHex = headers.signature
         else {
-            return .failure(.unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature"))
+            return .rejected(.unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature"))
         }
         guard let seconds = Int64(timestamp), abs(now - seconds) <= tolerance else {
-            return .failure(.unauthorized("timestamp outside ±\(tolerance) s"))
+            return .rejected(.unauthorized("timestamp outside ±\(tolerance) s"))
         }
         guard let signature = Hex.decode(signatureHex), signature.count == 64 else {
-            return .failure(.unauthorized("signature is not 64 bytes of hex"))
+            return .rejected(.unauthorized("signature is not 64 bytes of hex"))
         }
-        let message = Self.signedBytes(requestID: requestID, userID: userID, timestamp: timestamp, body: body)
-        if try await keys.keys().contains(where: { $0.isValidSignature(signature, for: message) }) { return .success(()) }
-        if let fresh = try await keys.refreshAfterUnknownSignature(), fresh.contains(where: { $0.isValidSignature(signature, for: message) }) {
-            return .success(())
-        }
-        return .failure(.unauthorized("signature does not verify under fal's keys"))
+        let message = signedBytes(requestID: requestID, userID: userID, timestamp: timestamp, body: body)
+        return keys.contains(where: { $0.isValidSignature(signature, for: message) }) ? .valid : .unknownSignature
     }
 }
 
