@@ -3,10 +3,13 @@ import NIOHTTP1
 
 /// The edge's request parsing (path, id, query, token places, download, client address, share codes): no crash on
 /// any input, ids that pass are valid ids, and the query lookup agrees with a naive reference.
-func referenceQueryValue(_ query: Substring, _ name: String) -> Substring? {
-    for part in query.split(separator: "&", omittingEmptySubsequences: false) {
-        let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        if pieces[0] == name { return pieces.count == 2 ? pieces[1] : "" }
+///
+/// The reference splits bytes, as a server must: splitting Characters would keep `&` plus a combining mark
+/// together (one grapheme), which is how the first version of this reference disagreed with the parser.
+func referenceQueryValue(_ query: Substring, _ name: String) -> [UInt8]? {
+    for part in Array(query.utf8).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+        let pieces = part.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+        if pieces[0].elementsEqual(name.utf8) { return pieces.count == 2 ? Array(pieces[1]) : [] }
     }
     return nil
 }
@@ -25,7 +28,7 @@ public func fuzzEdgeRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for name: StaticString in ["token", "download", "filename"] {
         let ours = EdgeRequest.queryValue(query, name)
         let reference = referenceQueryValue(query, name.description)
-        precondition(ours.map(String.init) == reference.map(String.init), "queryValue(\(name)) \(String(describing: ours)) ≠ \(String(describing: reference))")
+        precondition(ours.map { Array($0.utf8) } == reference, "queryValue(\(name)) \(String(describing: ours)) ≠ \(String(describing: reference))")
     }
     if case .attachment(let filename?) = EdgeRequest.download(query) { precondition(!filename.isEmpty) }
     let token = EdgeRequest.token(authorization: text, query: query, cookie: text)
