@@ -413,12 +413,13 @@ def report(summary, path):
     for p in summary["phases"]:
         errors = ", ".join(f"{k} {v}" for k, v in p["errors"].items() if v) or "0"
         recovery = "–" if p["recovery_s"] is None else f"{p['recovery_s']:.2f} s"
-        webhooks = ", ".join(f"{k}: {v}" for k, v in sorted(p["webhooks"].items()))
+        webhooks = ", ".join(f"{'no connection' if k == 'None' else k}: {v}" for k, v in sorted(p["webhooks"].items()))
         lines.append(f"| {p['phase']} | {p['requests']:,} | {errors} | {p['unexpected']} {p['unexpected_codes'] or ''} | {webhooks} | "
                      f"{recovery} | {p['note'] or ''} |")
     lines += ["", f"Webhooks sent {summary['webhooks_sent']}, accepted {summary['webhooks_accepted']}; generations "
               f"{summary['generations']}; mirror jobs left {summary['jobs_left']}; objects missing from the bucket "
-              f"{summary['objects_missing']}; all mirrored within {summary['mirrored_within_s']} s after the load stopped.", ""]
+              f"{summary['objects_missing']}; all mirrored within "
+              f"{'–' if summary['mirrored_within_s'] is None else format(summary['mirrored_within_s'], '.1f')} s after the load stopped.", ""]
     failures = verdict(summary)
     lines.append("Verdict: " + ("all targets met." if not failures else "; ".join(failures)))
     with open(path, "w") as out:
