@@ -13,12 +13,14 @@ final class EdgeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let metrics: EdgeMetrics
     private let date: HTTPDate
     private let maximumBodyBytes: Int
+    private let connectionGuard: EdgeConnectionGuard
     private var request: HTTPRequestHead?
     private var bodyBytes = 0
     /// Responses not written yet (pipelined requests wait in `HTTPServerPipelineHandler`, so at most one here).
     private var pending = 0
 
-    init(service: EdgeService, metrics: EdgeMetrics, date: HTTPDate, maximumBodyBytes: Int) {
+    init(service: EdgeService, metrics: EdgeMetrics, date: HTTPDate, maximumBodyBytes: Int, connectionGuard: EdgeConnectionGuard) {
+        self.connectionGuard = connectionGuard
         self.service = service
         self.metrics = metrics
         self.date = date
@@ -30,7 +32,7 @@ final class EdgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             request = head
             bodyBytes = 0
-            context.triggerUserOutboundEvent(EdgeConnectionEvent.requestHead, promise: nil)
+            connectionGuard.requestHeadReceived()
         case .body(let buffer):
             // GET and HEAD carry no body worth reading; a large one is refused rather than read to its end.
             bodyBytes += buffer.readableBytes
@@ -74,7 +76,7 @@ final class EdgeHandler: ChannelInboundHandler, RemovableChannelHandler {
         let done = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         pending -= 1
-        context.triggerUserOutboundEvent(EdgeConnectionEvent.responseSent, promise: nil)
+        connectionGuard.responseSent()
         if !keepAlive { done.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) } }
         metrics.record(uri: head.uri, status: reply.status.code, started: started)
     }

@@ -61,8 +61,9 @@ public final class EdgeServer: Service, Sendable {
                     channel.closeFuture.whenComplete { _ in connections.close() }
                     return channel.eventLoop.makeCompletedFuture {
                         let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(
-                            EdgeConnectionGuard(headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout)))
+                        let connectionGuard = EdgeConnectionGuard(
+                            headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
+                        try pipeline.addHandler(connectionGuard)
                         // Header validation is off: every header value the edge writes is built here from encoded
                         // parts (no CR or LF can reach it), and the check cost ~9 % of a request's CPU. Parser errors
                         // are answered by EdgeHandler (431 for an oversized head, where NIO's handler says 400).
@@ -70,7 +71,9 @@ public final class EdgeServer: Service, Sendable {
                             withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
                             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                         try pipeline.addHandler(
-                            EdgeHandler(service: service, metrics: metrics, date: date, maximumBodyBytes: limits.maximumBodyBytes))
+                            EdgeHandler(
+                                service: service, metrics: metrics, date: date, maximumBodyBytes: limits.maximumBodyBytes,
+                                connectionGuard: connectionGuard))
                     }
                 }
                 .bind(host: host, port: port).get()
