@@ -243,6 +243,7 @@ def main():
             token = jwt.encode({"vid": request_id, "exp": now + 3600, "iat": now, "aud": "usher"}, secret, algorithm="HS256",
                                headers={"kid": "f"})
             paths.write(f"/v/{request_id}?token={token}\n")
+    subprocess.run([arguments.usher, "migrate"], env=environment, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([arguments.usher, "import", import_path], env=environment, check=True, stdout=subprocess.DEVNULL)
 
     fal = FalStandIn(arguments.fal_port, 64 * 1024)

@@ -13,21 +13,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
+        .target(name: "FuzzSupport", swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzToken",
-            dependencies: [.product(name: "ViewerAuth", package: "usher"), .product(name: "UsherCrypto", package: "usher")],
+            dependencies: ["FuzzSupport", .product(name: "ViewerAuth", package: "usher"), .product(name: "UsherCrypto", package: "usher")],
             swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzWebhook",
-            dependencies: [.product(name: "FalWebhook", package: "usher"), .product(name: "UsherCrypto", package: "usher")],
+            dependencies: ["FuzzSupport", .product(name: "FalWebhook", package: "usher"), .product(name: "UsherCrypto", package: "usher")],
             swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzEdgeRequest",
-            dependencies: [.product(name: "Gateway", package: "usher"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: ["FuzzSupport", .product(name: "Gateway", package: "usher"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzSigV4",
-            dependencies: [.product(name: "SigV4", package: "usher")],
+            dependencies: ["FuzzSupport", .product(name: "SigV4", package: "usher")],
             swiftSettings: fuzzer),
     ]
 )

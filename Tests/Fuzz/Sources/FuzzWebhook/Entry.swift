@@ -1,13 +1,6 @@
-// SwiftPM names an executable's entry point `FuzzWebhook_main` and links `main` to it; libFuzzer's driver runs from there.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
+import FuzzSupport
 
 @_cdecl("FuzzWebhook_main")
 func entry(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzWebhook(data, size) }
+    runLibFuzzer(argc, argv) { data, size in fuzzWebhook(data, size) }
 }
