@@ -54,7 +54,11 @@ public enum FalSignature {
         else {
             return .rejected(.unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature"))
         }
-        guard let seconds = Int64(timestamp), abs(now - seconds) <= tolerance else {
+        // Overflow-safe: a timestamp near Int64.min made `now - seconds` trap (found by FuzzWebhook), which would
+        // have let anyone crash the process with one header.
+        guard let seconds = Int64(timestamp), case let (difference, overflow) = now.subtractingReportingOverflow(seconds), !overflow,
+            difference.magnitude <= tolerance.magnitude
+        else {
             return .rejected(.unauthorized("timestamp outside ±\(tolerance) s"))
         }
         guard let signature = Hex.decode(signatureHex), signature.count == 64 else {

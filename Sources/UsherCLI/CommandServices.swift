@@ -1,3 +1,4 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Gateway
@@ -26,7 +27,9 @@ struct CommandServices {
     let jobs: MirrorJobStore
     let worker: MirrorWorker
 
-    init(logger: Logger) throws {
+    /// Applies pending migrations first, as `usher serve` does (idempotent, under the advisory lock): a command run
+    /// against a new database works instead of failing line by line on missing tables.
+    init(logger: Logger) async throws {
         configuration = try UsherConfiguration(environment: Environment(ProcessInfo.processInfo.environment), coreCount: 1)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         redis = try RedisClient(url: configuration.redisURL, group: group, logger: logger)
@@ -40,6 +43,12 @@ struct CommandServices {
         jobs = MirrorJobStore(client: postgres)
         let mirrorer = Mirrorer(configuration: configuration.mirror, http: http, uploader: ObjectUploader(s3: configuration.s3, http: http))
         worker = MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: cdnURLs, logger: logger)
+        do {
+            try await Migrator(client: postgres, logger: logger).migrate()
+        } catch {
+            await close()
+            throw ValidationError("cannot migrate the database at \(PostgresConfiguration(url: configuration.databaseURL)): \(error)")
+        }
     }
 
     func close() async {

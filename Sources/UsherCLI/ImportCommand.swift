@@ -22,7 +22,7 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let services = try CommandServices(logger: UsherLogging.logger())
+        let services = try await CommandServices(logger: UsherLogging.logger())
         let (store, lookup, cdnURLs) = (services.store, services.lookup, services.cdnURLs)
 
         var created = 0

@@ -14,7 +14,7 @@ struct MirrorCommand: AsyncParsableCommand {
     func run() async throws {
         guard RequestID.isValid(requestID) else { throw ValidationError("'\(requestID)' is not a valid request id") }
         let logger = UsherLogging.logger()
-        let tools = try CommandServices(logger: logger)
+        let tools = try await CommandServices(logger: logger)
         do {
             guard try await tools.jobs.enqueue(requestID: requestID) else {
                 throw ValidationError("no generation \(requestID) with a fal_url")
@@ -39,7 +39,7 @@ struct BackfillCommand: AsyncParsableCommand {
         commandName: "backfill", abstract: "Queue a mirror job for every PENDING or FAILED generation that has a fal_url.")
 
     func run() async throws {
-        let tools = try CommandServices(logger: UsherLogging.logger())
+        let tools = try await CommandServices(logger: UsherLogging.logger())
         do {
             let ids = try await tools.jobs.backfill()
             print("queued \(ids.count) generation\(ids.count == 1 ? "" : "s")")

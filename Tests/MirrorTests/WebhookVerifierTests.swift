@@ -43,6 +43,15 @@ import UsherTestSupport
         #expect(try await !accepted(badHex))
     }
 
+    /// FuzzWebhook's first finding: `now - timestamp` overflowed (a trap, so one header could crash the process).
+    @Test(arguments: ["-000000000009223372036854775800", String(Int64.min), String(Int64.max), "-9223372036854775807"])
+    func extremeTimestampsAreRejectedWithoutOverflow(timestamp: String) throws {
+        let key = try Ed25519PrivateKey()
+        let headers = FalWebhookHeaders(requestID: "1", userID: "", timestamp: timestamp, signature: String(repeating: "0", count: 128))
+        let outcome = FalSignature.check(headers, body: [], now: 1_700_000_000, keys: [key.publicKey])
+        #expect(outcome == .rejected(.unauthorized("timestamp outside ±300 s")))
+    }
+
     @Test func payloadsMapToResults() throws {
         func parse(_ json: String) -> Result<FalWebhookPayload, WebhookRejection> { FalWebhookPayload.parse(Array(json.utf8)) }
         #expect(try parse(#"{"request_id":"a","status":"OK","payload":{"video":{"url":"https://v3.fal.media/x.mp4","content_type":"video/mp4","file_size":123}}}"#).get()
