@@ -45,8 +45,8 @@ public final class ShareLinks: Sendable {
         public var description: String { "ShareLinks.Failure.\(code): \(message)" }
     }
 
-    /// Random bytes per code: 128 bits, as 22 base64url characters.
-    static let codeBytes = 16
+    /// Random bytes per code: 144 bits, as 24 base64url characters.
+    static let codeBytes = 18
 
     public let configuration: Configuration
     let redis: RedisClient
@@ -58,7 +58,7 @@ public final class ShareLinks: Sendable {
         self.store = store
     }
 
-    /// A code's shape: what `newCode` makes (22 characters), up to 64 of base64url's alphabet. Anything else is
+    /// A code's shape: 22 to 64 of base64url's alphabet (`newCode` makes 24). Anything else is
     /// answered 404 without a lookup, so guessing costs no Redis or Postgres work.
     public static func isValidCode(_ code: some StringProtocol) -> Bool {
         let utf8 = code.utf8
@@ -73,7 +73,14 @@ public final class ShareLinks: Sendable {
         }
     }
 
-    static func newCode() throws -> String { Base64URL.encode(try SecureRandom.bytes(codeBytes)) }
+    /// Never starting with `-`, so a code is never taken for an option (`usher share revoke CODE`): drawing again
+    /// when it does leaves more than 143 of the 144 bits.
+    static func newCode() throws -> String {
+        while true {
+            let code = Base64URL.encode(try SecureRandom.bytes(codeBytes))
+            if code.first != "-" { return code }
+        }
+    }
 
     /// nil when the generation does not exist.
     public func create(requestID: String, ttlSeconds: Int, maxUses: Int?) async throws(Failure) -> Share? {
