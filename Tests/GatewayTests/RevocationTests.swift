@@ -119,6 +119,26 @@ struct RevocationTests {
         try await server.stop()
     }
 
+    /// With Redis down there is no version to poll: instances reload from Postgres (README: every second).
+    /// The other instance sees it without Redis's version: checked on a second instance, which did not write it.
+    @Test func aTakedownWhileRedisIsDownIsInForceFromPostgres() async throws {
+        let server = try await TestServer.start()
+        let other = try await TestServer.start(["USHER_TOKEN_KEYS": server.keysPath])
+        let id = try await video(server)
+        let token = try server.token(owner: "o")
+        #expect(try await TestHTTP.request("\(other.edgeURL)/v/\(id)?token=\(token)").status == 302)
+        let inForce = try await LocalStack.whileStopped("redis") {
+            #expect(try await revoke(server, #"{"request_id":"\#(id)"}"#).status == 201)
+            return try await LocalStack.eventually(within: 3) {
+                try await TestHTTP.request("\(other.edgeURL)/v/\(id)?token=\(token)").status == 410
+            }
+        }
+        #expect(inForce, "the second instance reloads from Postgres while Redis is down")
+        #expect(try await lift(server, "request_id", id) == 204)
+        try await server.stop()
+        try await other.stop()
+    }
+
     @Test func usherRevokeAndUnrevoke() async throws {
         let server = try await TestServer.start()
         let id = try await video(server)

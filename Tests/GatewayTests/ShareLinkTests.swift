@@ -227,6 +227,22 @@ struct ShareLinkTests {
         try await server.stop()
     }
 
+    /// README's claim: with Redis down the revocation is committed but the DELETE answers 503; repeated once Redis is
+    /// back it answers 204 and the link is gone.
+    @Test func aRevocationWhileRedisIsDownAnswers503AndIsSafeToRepeat() async throws {
+        let server = try await TestServer.start()
+        let id = try await completedVideo(server)
+        let link = try await share(server, id: id)
+        #expect(try await TestHTTP.request("\(server.edgeURL)/s/\(link.code)").status == 302)
+        let during = try await LocalStack.whileStopped("redis") { try await revoke(server, link.code) }
+        #expect(during == 503)
+        let revokedAt = try await server.services.postgres.query("SELECT revoked_at IS NOT NULL FROM shares WHERE code = $1", [link.code])
+        #expect(revokedAt.rows.first?.first == .some("t"), "the database holds the revocation")
+        #expect(try await LocalStack.eventually { try await revoke(server, link.code) == 204 })
+        #expect(try await TestHTTP.request("\(server.edgeURL)/s/\(link.code)").status == 410)
+        try await server.stop()
+    }
+
     @Test func usherShareCreateAndRevoke() async throws {
         let server = try await TestServer.start()
         let id = try await completedVideo(server)
