@@ -8,20 +8,47 @@ struct RedisCommand {
 
 /// Pipelines commands over one connection: replies come back in order, so the oldest waiting promise takes the
 /// next reply. Commands are formatted by hiredis and replies parsed by its reader.
+///
+/// Every command must be answered within `commandTimeout`, or all waiting commands fail and the connection closes
+/// (a late reply would otherwise answer the wrong command). One timer per connection enforces it, armed at the
+/// oldest command's deadline: scheduling and cancelling a timer per command cost more than the GET itself.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisCommand
     typealias OutboundOut = ByteBuffer
 
     private let reader = HiredisReader()
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>(initialCapacity: 16)
+    private let commandTimeout: TimeAmount
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)>(initialCapacity: 16)
+    private var timer: Scheduled<Void>?
+
+    init(commandTimeout: TimeAmount) {
+        self.commandTimeout = commandTimeout
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
         var buffer = context.channel.allocator.buffer(capacity: 64)
         HiredisFormatter.format(command.arguments) { buffer.writeBytes($0) }
-        waiting.append(command.promise)
+        let deadline = NIODeadline.now() + commandTimeout
+        waiting.append((command.promise, deadline))
+        if timer == nil { arm(at: deadline, context: context) }
         context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    private func arm(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.timer = nil
+            guard let oldest = handler.waiting.first else { return }
+            if oldest.deadline <= .now() {
+                handler.failAll(RedisError(.timeout))
+                context.close(promise: nil)
+            } else {
+                handler.arm(at: oldest.deadline, context: context)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -29,10 +56,10 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         do {
             try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try reader.feed(bytes) }
             while let reply = try reader.nextReply() {
-                guard let promise = waiting.popFirst() else {
+                guard let command = waiting.popFirst() else {
                     throw RedisError(.protocolError, "a reply arrived with no command waiting")
                 }
-                promise.succeed(reply)
+                command.promise.succeed(reply)
             }
         } catch {
             failAll(error as? RedisError ?? RedisError(.protocolError, "\(error)"))
@@ -41,6 +68,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         failAll(RedisError(.connectionClosed))
         context.fireChannelInactive()
     }
@@ -51,6 +80,6 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisError) {
-        while let promise = waiting.popFirst() { promise.fail(error) }
+        while let command = waiting.popFirst() { command.promise.fail(error) }
     }
 }

@@ -53,12 +53,8 @@ final class RedisLoopConnection: @unchecked Sendable {
     }
 
     private func write(_ arguments: [[UInt8]], to channel: any Channel) -> EventLoopFuture<RESPValue> {
+        // The channel's handler fails the command (and recycles the connection) if no reply comes in time.
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        let timeout = eventLoop.scheduleTask(in: TimeAmount(configuration.commandTimeout)) {
-            // Replies are matched by order, so a late one would answer the wrong command: recycle the connection.
-            promise.fail(RedisError(.timeout))
-            channel.close(promise: nil)
-        }
         channel.write(RedisCommand(arguments: arguments, promise: promise), promise: nil)
         if !flushScheduled {
             flushScheduled = true
@@ -67,7 +63,6 @@ final class RedisLoopConnection: @unchecked Sendable {
                 channel.flush()
             }
         }
-        promise.futureResult.whenComplete { _ in timeout.cancel() }
         return promise.futureResult
     }
 
@@ -85,7 +80,8 @@ final class RedisLoopConnection: @unchecked Sendable {
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RedisChannelHandler()) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(
+                        RedisChannelHandler(commandTimeout: TimeAmount(self.configuration.commandTimeout))) }
             }
             .connect(host: configuration.host, port: configuration.port)
             .flatMap { channel in self.handshake(channel).map { channel } }
