@@ -1,36 +1,119 @@
 import NIOCore
 import NIOHTTP1
 
-/// A complete edge response, built before anything is written.
+/// A complete edge response, built before anything is written, and written by `encode` as one buffer.
+///
+/// The edge writes its few response shapes itself rather than through `HTTPHeaders` and `HTTPResponseEncoder`:
+/// that path cost a header array, a promise and three pipeline writes per request, about a seventh of the CPU of
+/// a cached `/v` answer. Every value written is built here or in `EdgeService` from encoded parts, so no CR or LF
+/// can reach a header.
 struct EdgeReply {
+    enum Caching: Equatable {
+        case noStore
+        case privateMaxAge(Int)
+        case publicMaxAge(Int)
+    }
+
     var status: HTTPResponseStatus
-    var headers: HTTPHeaders
+    /// `Location` of a redirect (which also gets `Referrer-Policy: no-referrer`).
+    var location: String?
+    var caching: Caching
+    var contentType: StaticString?
+    var extraHeaders: [(String, String)]
     var body: String
 
     /// `302 Found` with the headers every redirect carries.
-    static func redirect(to location: String, cacheControl: String) -> EdgeReply {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
-        headers.add(name: "Location", value: location)
-        headers.add(name: "Cache-Control", value: cacheControl)
-        headers.add(name: "Referrer-Policy", value: "no-referrer")
-        return EdgeReply(status: .found, headers: headers, body: "")
+    static func redirect(to location: String, caching: Caching) -> EdgeReply {
+        EdgeReply(status: .found, location: location, caching: caching, contentType: nil, extraHeaders: [], body: "")
     }
 
     /// An RFC 9457 problem. `detail` is fixed text per case: never a token, a key or a stack trace.
     static func problem(_ problem: Problem, extraHeaders: [(String, String)] = []) -> EdgeReply {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/problem+json")
-        headers.add(name: "Cache-Control", value: "no-store")
-        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        return EdgeReply(status: problem.status, headers: headers, body: problem.json)
+        EdgeReply(
+            status: problem.status, location: nil, caching: .noStore, contentType: "application/problem+json",
+            extraHeaders: extraHeaders, body: problem.json)
     }
 
     static func text(_ status: HTTPResponseStatus, _ body: String) -> EdgeReply {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Cache-Control", value: "no-store")
-        return EdgeReply(status: status, headers: headers, body: body)
+        EdgeReply(status: status, location: nil, caching: .noStore, contentType: "text/plain; charset=utf-8", extraHeaders: [], body: body)
+    }
+
+    /// Whether the response tells the client the connection closes after it, or (HTTP/1.0) that it stays open.
+    enum Connection {
+        case keepAlive
+        /// HTTP/1.0 keep-alive, which must be said.
+        case keepAliveHTTP10
+        case close
+    }
+
+    /// The response as HTTP/1.1 bytes. A reply to HEAD carries the headers of the GET (Content-Length included)
+    /// and no body.
+    func encode(into buffer: inout ByteBuffer, version: HTTPVersion, headOnly: Bool, connection: Connection, date: String) {
+        buffer.writeStaticString("HTTP/")
+        buffer.writeDecimal(Int(version.major))
+        buffer.writeStaticString(".")
+        buffer.writeDecimal(Int(version.minor))
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(Int(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        if let location {
+            buffer.writeStaticString("\r\nLocation: ")
+            buffer.writeString(location)
+        }
+        switch caching {
+        case .noStore:
+            buffer.writeStaticString("\r\nCache-Control: no-store")
+        case .privateMaxAge(let seconds):
+            buffer.writeStaticString("\r\nCache-Control: private, max-age=")
+            buffer.writeDecimal(seconds)
+        case .publicMaxAge(let seconds):
+            buffer.writeStaticString("\r\nCache-Control: public, max-age=")
+            buffer.writeDecimal(seconds)
+        }
+        if location != nil { buffer.writeStaticString("\r\nReferrer-Policy: no-referrer") }
+        if let contentType {
+            buffer.writeStaticString("\r\nContent-Type: ")
+            buffer.writeStaticString(contentType)
+        }
+        for (name, value) in extraHeaders {
+            buffer.writeStaticString("\r\n")
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+        }
+        buffer.writeStaticString("\r\nContent-Length: ")
+        buffer.writeDecimal(body.utf8.count)
+        buffer.writeStaticString("\r\nDate: ")
+        buffer.writeString(date)
+        switch connection {
+        case .keepAlive: break
+        case .keepAliveHTTP10: buffer.writeStaticString("\r\nConnection: keep-alive")
+        case .close: buffer.writeStaticString("\r\nConnection: close")
+        }
+        buffer.writeStaticString("\r\n\r\n")
+        if !headOnly { buffer.writeString(body) }
+    }
+}
+
+extension ByteBuffer {
+    /// A non-negative decimal without a String in between.
+    mutating func writeDecimal(_ value: Int) {
+        precondition(value >= 0)
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var v = value
+        writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { out in
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+            }
+            return digits
+        }
     }
 }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import NIOHTTP1
 /// Parsing of what the edge accepts: the route, the query and the viewer token's three hiding places.
 public enum EdgeRoute: Equatable {
@@ -55,18 +60,35 @@ public enum EdgeRequest {
     }
 
     /// The raw (still percent-encoded) value of the first `name=` parameter; `""` for a bare `name`.
+    ///
+    /// Runs on every request over a query that carries a ~250-byte token, so it scans contiguous bytes with
+    /// `memchr` rather than walking a `Substring.UTF8View`.
     public static func queryValue(_ query: Substring, _ name: StaticString) -> Substring? {
-        let utf8 = query.utf8
         let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        var start = utf8.startIndex
-        while start < utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
-            let equals = utf8[start..<end].firstIndex(of: UInt8(ascii: "="))
-            if utf8[start..<(equals ?? end)].elementsEqual(key) {
-                guard let equals else { return "" }
-                return query[utf8.index(after: equals)..<end]
+        let utf8 = query.utf8
+        if let found = utf8.withContiguousStorageIfAvailable({ valueRange(in: UnsafeRawBufferPointer($0), key: key) }) {
+            guard let range = found else { return nil }
+            return query[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        }
+        var copy = String(query)
+        return copy.withUTF8 { valueRange(in: UnsafeRawBufferPointer($0), key: key) }.map { range in
+            query[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
+        }
+    }
+
+    /// Offsets of the value of the first `key=` (or bare `key`) parameter in `bytes`.
+    private static func valueRange(in bytes: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard let base = bytes.baseAddress else { return nil }
+        var start = 0
+        while start < bytes.count {
+            let end = memchr(base + start, Int32(UInt8(ascii: "&")), bytes.count - start).map { base.distance(to: $0) } ?? bytes.count
+            let equals = memchr(base + start, Int32(UInt8(ascii: "=")), end - start).map { base.distance(to: $0) }
+            let nameEnd = equals ?? end
+            if nameEnd - start == key.count && memcmp(base + start, key.baseAddress!, key.count) == 0 {
+                guard let equals else { return end..<end }
+                return (equals + 1)..<end
             }
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
+            start = end + 1
         }
         return nil
     }
@@ -99,17 +121,20 @@ public enum EdgeRequest {
     }
 
     /// `Authorization: Bearer T`, then `?token=T`, then the `usher_token` cookie.
-    public static func token(authorization: String?, query: Substring, cookie: String?) -> String? {
+    /// A slice of the request where possible: tokens are copied only when verified for the first time.
+    public static func token(authorization: String?, query: Substring, cookie: String?) -> Substring? {
         if let authorization, let token = bearer(authorization) { return token }
         if let raw = queryValue(query, "token"), !raw.isEmpty {
-            return percentDecode(raw) ?? String(raw)
+            // JWTs are base64url and need no decoding; anything escaped is decoded (and then copied).
+            if !raw.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return raw }
+            return percentDecode(raw).map { Substring($0) } ?? raw
         }
-        if let cookie, let value = cookieValue(cookie[...], "usher_token"), !value.isEmpty { return String(value) }
+        if let cookie, let value = cookieValue(cookie[...], "usher_token"), !value.isEmpty { return value }
         return nil
     }
 
     /// The credentials of `Bearer <token>` (scheme case-insensitive), or nil for other schemes.
-    public static func bearer(_ header: String) -> String? {
+    public static func bearer(_ header: String) -> Substring? {
         let utf8 = header.utf8
         var i = utf8.startIndex
         while i < utf8.endIndex && utf8[i] == UInt8(ascii: " ") { i = utf8.index(after: i) }
@@ -123,7 +148,7 @@ public enum EdgeRequest {
         while j < utf8.endIndex && utf8[j] == UInt8(ascii: " ") { j = utf8.index(after: j) }
         var end = utf8.endIndex
         while end > j && utf8[utf8.index(before: end)] == UInt8(ascii: " ") { end = utf8.index(before: end) }
-        return j < end ? String(header[j..<end]) : nil
+        return j < end ? header[j..<end] : nil
     }
 
     /// The value of cookie `name` in a `Cookie` header (`a=b; name=value`).

@@ -64,12 +64,9 @@ public final class EdgeServer: Service, Sendable {
                         let connectionGuard = EdgeConnectionGuard(
                             headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
                         try pipeline.addHandler(connectionGuard)
-                        // Header validation is off: every header value the edge writes is built here from encoded
-                        // parts (no CR or LF can reach it), and the check cost ~9 % of a request's CPU. Parser errors
-                        // are answered by EdgeHandler (431 for an oversized head, where NIO's handler says 400).
-                        try pipeline.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
-                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                        // NIOHTTP1 parses; EdgeHandler answers and writes whole responses itself (see EdgeReply).
+                        try pipeline.addHandler(
+                            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
                         try pipeline.addHandler(
                             EdgeHandler(
                                 service: service, metrics: metrics, date: date, maximumBodyBytes: limits.maximumBodyBytes,

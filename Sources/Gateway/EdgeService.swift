@@ -162,11 +162,11 @@ public final class EdgeService: Sendable {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
-    private func verify(_ token: String, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
+    private func verify(_ token: Substring, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
         let (verifier, generation) = keys.snapshot
-        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token[...]
+        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token
         guard let bound = tokenCaches[ObjectIdentifier(loop)] else {
-            return try? verifier.verify(token, now: now).get()
+            return try? verifier.verify(String(token), now: now).get()
         }
         let cache = bound.value
         if cache.generation != generation {
@@ -174,8 +174,9 @@ public final class EdgeService: Sendable {
             cache.generation = generation
         }
         if let grant = cache.grant(for: token, signature: signature, now: now) { return grant }
-        guard case .success(let grant) = verifier.verify(token, now: now) else { return nil }
-        cache.store(grant, token: token, signature: signature, validUntil: grant.expiresAt + verifier.leeway, now: now)
+        let copy = String(token)
+        guard case .success(let grant) = verifier.verify(copy, now: now) else { return nil }
+        cache.store(grant, token: copy, validUntil: grant.expiresAt + verifier.leeway, now: now)
         return grant
     }
 
@@ -255,7 +256,7 @@ public final class EdgeService: Sendable {
             if configuration.originFallback, let falURL = record.falURL, falURL.hasPrefix("https://"),
                 !falURL.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
             {
-                return .redirect(to: falURL, cacheControl: "no-store")
+                return .redirect(to: falURL, caching: .noStore)
             }
             return .problem(.notReady, extraHeaders: [("Retry-After", String(configuration.retryAfterNotReady))])
         case .failed:
@@ -273,7 +274,7 @@ public final class EdgeService: Sendable {
             overrides = .attachment(filename: filename ?? String(key.split(separator: "/").last ?? Substring(key)))
         }
         if record.visibility == .public, let publicURLs, overrides == .none {
-            return .redirect(to: publicURLs.url(key: key), cacheControl: shared ? "no-store" : "public, max-age=\(configuration.publicMaxAge)")
+            return .redirect(to: publicURLs.url(key: key), caching: shared ? .noStore : .publicMaxAge(configuration.publicMaxAge))
         }
         // Temporary credentials: no URL may outlive them (it would stop working at their expiry).
         var ttl = ttl
@@ -284,7 +285,7 @@ public final class EdgeService: Sendable {
         guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides) else {
             return .problem(.gone)
         }
-        return .redirect(to: presigned.url, cacheControl: shared ? "no-store" : "private, max-age=\(max(0, presigned.expiresAt - now - 60))")
+        return .redirect(to: presigned.url, caching: shared ? .noStore : .privateMaxAge(max(0, Int(presigned.expiresAt - now) - 60)))
     }
 }
 

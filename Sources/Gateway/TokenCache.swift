@@ -15,16 +15,18 @@ final class TokenCache {
         self.capacity = max(1, capacity)
     }
 
-    func grant(for token: String, signature: Substring, now: Int64) -> ViewerGrant? {
+    func grant(for token: Substring, signature: Substring, now: Int64) -> ViewerGrant? {
         guard let entry = entries[signature] else { return nil }
-        guard entry.validUntil > now, entry.token == token else {
+        guard entry.validUntil > now, entry.token[...] == token else {
             if entry.validUntil <= now { entries[signature] = nil }
             return nil
         }
         return entry.grant
     }
 
-    func store(_ grant: ViewerGrant, token: String, signature: Substring, validUntil: Int64, now: Int64) {
+    /// `token` is the request's copy; the key is its signature segment, sharing its storage.
+    func store(_ grant: ViewerGrant, token: String, validUntil: Int64, now: Int64) {
+        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token[...]
         if entries.count >= capacity {
             entries = entries.filter { $0.value.validUntil > now }
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }

@@ -62,6 +62,11 @@ public final class TestServer: Sendable {
         self.keysPath = keysPath
     }
 
+    /// What SIGTERM does; `task` completes once the services have stopped.
+    public func beginShutdown() async {
+        await services.serviceGroup.triggerGracefulShutdown()
+    }
+
     public func stop() async throws {
         await services.serviceGroup.triggerGracefulShutdown()
         try await task.value
