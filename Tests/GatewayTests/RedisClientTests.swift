@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import NIOCore
+import RedisClient
+import ServerTestSupport
+import Testing
+import UsherServer
+import UsherTestSupport
+
+/// The Redis client's command timeout: one timer per connection, armed at the oldest waiting command's deadline.
+@Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
+struct RedisClientTests {
+    /// A TCP port that accepts connections (the kernel completes the handshake into the backlog) and never answers.
+    final class SilentListener {
+        let fd: Int32
+        let port: Int
+
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+                }
+            }
+            guard bound else { throw ProcessFailure(description: "silent listener: errno \(errno)") }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { close(fd) }
+    }
+
+    @Test func commandsToAServerThatNeverAnswersFailWithATimeout() async throws {
+        let server = try await TestServer.start()
+        let silent = try SilentListener()
+        var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(silent.port)/0")
+        configuration.commandTimeout = .milliseconds(300)
+        let client = RedisClient(configuration: configuration, group: server.services.group, logger: .init(label: "silent"))
+        let loop = server.services.group.next()
+
+        let started = Date()
+        let first = client.send([Array("GET".utf8), Array("a".utf8)], on: loop)
+        try await Task.sleep(for: .milliseconds(100))
+        let second = client.send([Array("GET".utf8), Array("b".utf8)], on: loop)
+        for command in [first, second] {
+            await #expect(throws: RedisError.self) { try await command.get() }
+            do {
+                _ = try await command.get()
+            } catch let error as RedisError {
+                #expect(error.code == .timeout, "\(error)")
+            }
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        #expect((0.25...1.5).contains(elapsed), "failed after \(elapsed) s for a 300 ms timeout")
+        await client.shutdown()
+        try await server.stop()
+    }
+
+    @Test func answeredCommandsNeverTimeOutWhileTheTimerReArms() async throws {
+        let server = try await TestServer.start()
+        var configuration = try RedisConfiguration(url: LocalStack.usherEnvironment()["REDIS_URL"] ?? "redis://127.0.0.1:6379/1")
+        configuration.commandTimeout = .milliseconds(50)
+        let client = RedisClient(configuration: configuration, group: server.services.group, logger: .init(label: "busy"))
+        let loop = server.services.group.next()
+        // Commands spread over ~1.5 s, so the timer fires many times with an answered command at the head.
+        var failures = 0
+        for round in 0..<30 {
+            let batch = (0..<20).map { client.send([Array("PING".utf8), Array("r\(round)-\($0)".utf8)], on: loop) }
+            for command in batch {
+                do { _ = try await command.get() } catch { failures += 1 }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(failures == 0, "\(failures) of 600 answered commands failed")
+        await client.shutdown()
+        try await server.stop()
+    }
+}
