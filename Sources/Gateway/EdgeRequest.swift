@@ -126,11 +126,18 @@ public enum EdgeRequest {
         if let authorization, let token = bearer(authorization) { return token }
         if let raw = queryValue(query, "token"), !raw.isEmpty {
             // JWTs are base64url and need no decoding; anything escaped is decoded (and then copied).
-            if !raw.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) { return raw }
+            if !needsDecoding(raw) { return raw }
             return percentDecode(raw).map { Substring($0) } ?? raw
         }
         if let cookie, let value = cookieValue(cookie[...], "usher_token"), !value.isEmpty { return value }
         return nil
+    }
+
+    private static func needsDecoding(_ text: Substring) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, Int32(UInt8(ascii: "%")), bytes.count) != nil || memchr(base, Int32(UInt8(ascii: "+")), bytes.count) != nil
+        } ?? text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }
     }
 
     /// The credentials of `Bearer <token>` (scheme case-insensitive), or nil for other schemes.
