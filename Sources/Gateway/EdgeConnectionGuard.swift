@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// Time limits of one edge connection, on raw bytes in front of the HTTP decoder (CONTRACT § Shutdown and limits):
@@ -28,6 +33,10 @@ final class EdgeConnectionGuard: ChannelInboundHandler, RemovableChannelHandler 
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    /// The current request's first line: its length so far and whether it ended. Known only for requests that start
+    /// at the beginning of a read (the first of a connection, or the next after an answer), which is every request
+    /// but a pipelined one; lets an oversized head be told apart from an oversized URL (414, not 431).
+    private var requestLine: (length: Int, ended: Bool)?
 
     init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headTimeout = headTimeout
@@ -41,6 +50,7 @@ final class EdgeConnectionGuard: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelActive(context: ChannelHandlerContext) {
         waitingForHead = true
+        requestLine = (0, false)
         let now = NIODeadline.now()
         deadline = now + headTimeout
         arm(at: now + step, context: context)
@@ -52,12 +62,32 @@ final class EdgeConnectionGuard: ChannelInboundHandler, RemovableChannelHandler 
             // The first bytes of the next request: its head must now arrive within headTimeout.
             waitingForHead = true
             deadline = .now() + headTimeout
+            requestLine = (0, false)
+        }
+        if var line = requestLine, !line.ended {
+            unwrapInboundIn(data).withUnsafeReadableBytes { bytes in
+                if let base = bytes.baseAddress, let newline = memchr(base, Int32(UInt8(ascii: "\n")), bytes.count) {
+                    line.length += base.distance(to: newline)
+                    line.ended = true
+                } else {
+                    line.length += bytes.count
+                }
+            }
+            requestLine = line
         }
         context.fireChannelRead(data)
     }
 
+    /// Whether the head being read has a first line over `EdgeRequest.maximumURILength` (or one still open past it):
+    /// its overflow is an oversized URL.
+    var requestLineTooLong: Bool {
+        guard let requestLine else { return false }
+        return requestLine.length > EdgeRequest.maximumURILength
+    }
+
     /// `EdgeHandler` parsed a request head.
     func requestHeadReceived() {
+        requestLine = nil
         openRequests += 1
         waitingForHead = false
         deadline = nil

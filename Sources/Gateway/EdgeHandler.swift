@@ -170,13 +170,16 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         metrics.record(uri: "", status: reply.status.code, started: .now())
     }
 
-    /// Parser errors: an oversized head gets 431, anything else unparsable 400, and the connection closes.
+    /// Parser errors: an oversized URL gets 414 (those within the head limit are answered by `EdgeService`), any other
+    /// oversized head 431, anything else unparsable 400; then the connection closes.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError, context.channel.isActive, !closing else {
             context.close(promise: nil)
             return
         }
-        refuse(parserError == .headerOverflow ? .headersTooLarge : .malformedRequest, version: .http1_1, context: context)
+        let problem: Problem =
+            parserError != .headerOverflow ? .malformedRequest : connectionGuard.requestLineTooLong ? .uriTooLong : .headersTooLarge
+        refuse(problem, version: .http1_1, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

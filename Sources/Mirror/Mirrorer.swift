@@ -38,11 +38,25 @@ public struct Mirrorer: Sendable {
     ]
 
     static func fileExtension(contentType: String, sourcePath: String) -> String {
+        knownExtension(contentType: contentType, sourcePath: sourcePath) ?? "mp4"
+    }
+
+    /// The extension the content type names, else the source path's; nil when neither says.
+    static func knownExtension(contentType: String, sourcePath: String) -> String? {
         let mime = contentType.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if let known = extensions[mime], known != "bin" { return known }
         let fromPath = (sourcePath as NSString).pathExtension.lowercased()
         if !fromPath.isEmpty, fromPath.count <= 5, fromPath.allSatisfy({ $0.isLetter || $0.isNumber }) { return fromPath }
-        return "mp4"
+        return nil
+    }
+
+    /// The stored object's key extension and Content-Type (CONTRACT § Worker): the payload's `content_type`, else the
+    /// source's, else by the path's extension, else `application/octet-stream`. Empty types count as absent. The key
+    /// keeps `.mp4` when nothing names a type.
+    public static func objectType(payloadType: String?, sourceType: String?, sourcePath: String) -> (extension: String, contentType: String) {
+        let announced = [payloadType, sourceType].lazy.compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+        let known = knownExtension(contentType: announced ?? "", sourcePath: sourcePath)
+        return (known ?? "mp4", announced ?? known.flatMap(contentType(forExtension:)) ?? "application/octet-stream")
     }
 
     static func contentType(forExtension ext: String) -> String? {
@@ -75,9 +89,8 @@ public struct Mirrorer: Sendable {
         if let fileSize = job.fileSize, fileSize > configuration.maximumBytes {
             throw MirrorError(.tooLarge, permanent: true, "fal announced \(fileSize) bytes, over MIRROR_MAX_BYTES \(configuration.maximumBytes)")
         }
-        let ext = Self.fileExtension(contentType: job.contentType ?? response.headers.first(name: "content-type") ?? "", sourcePath: target.url.path)
-        let contentType = job.contentType ?? response.headers.first(name: "content-type") ?? Self.contentType(forExtension: ext)
-            ?? "application/octet-stream"
+        let (ext, contentType) = Self.objectType(
+            payloadType: job.contentType, sourceType: response.headers.first(name: "content-type"), sourcePath: target.url.path)
         if let announced, let fileSize = job.fileSize, announced != fileSize {
             throw MirrorError(.sizeMismatch, permanent: true, "source sends \(announced) bytes, fal announced \(fileSize)")
         }

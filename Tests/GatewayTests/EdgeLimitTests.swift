@@ -28,6 +28,24 @@ struct EdgeLimitTests {
         longURL.send("GET /v/abc?pad=\(String(repeating: "p", count: 10_000)) HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(longURL.readResponse(within: 5)?.hasPrefix("HTTP/1.1 414") == true)
 
+        // Beyond the head limit too, a long URL is a 414 (the decoder's overflow is told apart by the first line),
+        // whether it arrives at once or in pieces, on a new connection or after an answer on a kept-alive one.
+        let hugeURL = try RawConnection(port: port)
+        hugeURL.send("GET /v/abc?pad=\(String(repeating: "p", count: 40_000)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(hugeURL.readResponse(within: 5)?.hasPrefix("HTTP/1.1 414") == true)
+        #expect(hugeURL.readUntilClosed(within: 2).closed)
+        let kept = try RawConnection(port: port)
+        kept.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(kept.readResponse(within: 5)?.hasPrefix("HTTP/1.1 200") == true)
+        kept.send("GET /v/abc?pad=")
+        for _ in 0..<5 {
+            kept.send(String(repeating: "p", count: 10_000))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kept.send(" HTTP/1.1\r\nHost: x\r\n\r\n")
+        let keptReply = kept.readResponse(within: 5)
+        #expect(keptReply?.hasPrefix("HTTP/1.1 414") == true, "\(keptReply?.prefix(60) ?? "nothing")")
+
         let garbage = try RawConnection(port: port)
         garbage.send("HELLO THERE\r\n\r\n")
         let bad = try #require(garbage.readResponse(within: 5))

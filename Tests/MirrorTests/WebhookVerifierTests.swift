@@ -94,6 +94,21 @@ import UsherTestSupport
         #expect(Mirrorer.objectKey(requestID: "r", contentType: "application/octet-stream", sourcePath: "/a/b.mov") == "videos/r.mov")
         #expect(Mirrorer.objectKey(requestID: "r", contentType: "", sourcePath: "/a/b") == "videos/r.mp4")
     }
+
+    /// CONTRACT § Worker: payload's content_type, else the source's, else by extension, else application/octet-stream.
+    @Test func storedContentTypeFollowsTheContractsOrder() {
+        func type(_ payload: String?, _ source: String?, _ path: String) -> String {
+            let resolved = Mirrorer.objectType(payloadType: payload, sourceType: source, sourcePath: path)
+            return "\(resolved.extension) \(resolved.contentType)"
+        }
+        #expect(type("video/webm", "video/mp4", "/a/b.mov") == "webm video/webm")
+        #expect(type(nil, "video/quicktime", "/a/b") == "mov video/quicktime")
+        #expect(type("", " ", "/a/b.webm") == "webm video/webm", "empty types count as absent")
+        #expect(type(nil, nil, "/a/b.mkv") == "mkv video/x-matroska")
+        #expect(type(nil, nil, "/a/b") == "mp4 application/octet-stream", "nothing names a type")
+        #expect(type(nil, "application/octet-stream", "/a/b") == "mp4 application/octet-stream")
+        #expect(type(nil, nil, "/a/b.xyz") == "xyz application/octet-stream")
+    }
 }
 
 /// Signatures made by Python's `cryptography` verify here.
