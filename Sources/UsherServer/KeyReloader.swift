@@ -7,8 +7,11 @@ public import ViewerAuth
 
 /// Re-reads the viewer-token key file on SIGHUP. A file that cannot be read or parsed is reported and the keys
 /// in use are kept (CONTRACT § Viewer tokens).
+///
+/// Runs even without a key file (`path` nil), so that a SIGHUP sent out of habit (logrotate, `systemctl reload`)
+/// is logged rather than ending the process, which is what an untrapped SIGHUP does.
 public struct KeyReloader: Service {
-    let path: String
+    let path: String?
     let keys: ViewerKeys
     let audience: String
     let logger: Logger
@@ -16,6 +19,10 @@ public struct KeyReloader: Service {
     public func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
+            guard let path else {
+                logger.notice("SIGHUP: no USHER_TOKEN_KEYS file to reload")
+                continue
+            }
             do {
                 let keySet = try loadViewerKeySet(path: path)
                 keys.replace(with: ViewerTokenVerifier(keySet: keySet, audience: audience))

@@ -129,9 +129,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     } else if configuration.s3.credentials.sessionToken != nil {
         logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
     }
-    if let path = configuration.tokenKeysPath {
-        services.append(.init(service: KeyReloader(path: path, keys: keys, audience: configuration.tokenAudience, logger: logger)))
-    }
+    services.append(.init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
 
     var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace

@@ -61,5 +61,30 @@ struct KeyReloadTests {
         try Self.jwks([("short", [UInt8](repeating: 1, count: 16))]).write(toFile: path, atomically: true, encoding: .utf8)
         try await reload()
         #expect(try await TestHTTP.request("\(edge)/v/no-such-video?token=\(newToken)").status == 404)
+        try FileManager.default.removeItem(atPath: path)
+        try await reload()
+        #expect(try await TestHTTP.request("\(edge)/v/no-such-video?token=\(newToken)").status == 404, "a missing file keeps the keys too")
+
+        // CONTRACT § Processes: the app listener is open in every role, for /metrics, /healthz and /readyz.
+        let app = "http://127.0.0.1:18481"
+        #expect(try await TestHTTP.request(app + "/healthz").status == 200)
+        #expect(try await TestHTTP.request(app + "/readyz").status == 200)
+        let metrics = try await TestHTTP.request(app + "/metrics")
+        #expect(metrics.status == 200 && String(decoding: metrics.body, as: UTF8.self).contains("usher_http_requests_total"))
+        #expect(try await TestHTTP.request(app + "/v1/generations/x").status == 404, "no admin API in the gateway role")
+    }
+
+    @Test func sighupWithoutAKeyFileIsLoggedAndTheProcessStays() async throws {
+        let environment = LocalStack.usherEnvironment(["USHER_LISTEN": "127.0.0.1:18482", "USHER_APP_LISTEN": "127.0.0.1:18483"])
+            .filter { $0.key != "USHER_TOKEN_KEYS" }
+        let server = try SpawnedProcess(UsherBinary.url.path, ["serve", "--roles", "webhook"], environment: environment)
+        defer { server.kill() }
+        let app = "http://127.0.0.1:18483"
+        try #require(try await LocalStack.eventually { (try? await TestHTTP.request(app + "/healthz").status) == 200 }, "usher serve did not start")
+        _ = Glibc.kill(server.pid, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(kill(server.pid, 0) == 0, "an untrapped SIGHUP would have ended the process")
+        #expect(try await TestHTTP.request(app + "/healthz").status == 200)
+        #expect(try await TestHTTP.request(app + "/metrics").status == 200)
     }
 }
