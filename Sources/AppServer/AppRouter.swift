@@ -49,6 +49,7 @@ public struct AppDependencies: Sendable {
 /// and (with `USHER_DEMO=1`) `/demo` with `webhook`.
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
+    router.add(middleware: AppMetricsMiddleware())
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()
@@ -56,7 +57,8 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
         return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("metrics") { _, _ -> Response in
-        Response(
+        await recordQueueGauges(dependencies.jobs)
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))
     }

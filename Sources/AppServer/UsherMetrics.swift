@@ -1,4 +1,5 @@
 import CoreMetrics
+import Postgres
 public import Prometheus
 
 /// The process's one Prometheus registry behind swift-metrics. Bootstrapped once, whether by `usher serve` or by
@@ -18,4 +19,13 @@ public enum UsherMetrics {
     }()
 
     public static func bootstrap() { _ = bootstrapped }
+}
+
+/// `usher_mirror_jobs{state}` from Postgres, read when `/metrics` is scraped; a database that cannot answer leaves the
+/// last values (the scrape itself still succeeds).
+func recordQueueGauges(_ jobs: MirrorJobStore) async {
+    guard let counts = try? await jobs.countByState() else { return }
+    for (state, count) in counts {
+        Gauge(label: "usher_mirror_jobs", dimensions: [("state", state)]).record(count)
+    }
 }

@@ -37,6 +37,7 @@ public final class EdgeService: Sendable {
     let revocations: Revocations
     let readiness: Readiness
     private let reportOnly: ReportOnlyLog
+    private let presigns = Counter(label: "usher_presigns_total")
     private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
     private let group: any EventLoopGroup
 
@@ -285,6 +286,7 @@ public final class EdgeService: Sendable {
         guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides) else {
             return .problem(.gone)
         }
+        presigns.increment()
         return .redirect(to: presigned.url, caching: shared ? .noStore : .privateMaxAge(max(0, Int(presigned.expiresAt - now) - 60)))
     }
 }

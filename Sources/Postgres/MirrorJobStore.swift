@@ -114,6 +114,15 @@ public struct MirrorJobStore: Sendable {
         WHERE request_id = $1 AND locked_by = $2
         """
 
+    /// The queue by state, for `/metrics`: leased now, due and waiting to be claimed, and backing off until `run_after`.
+    /// The table holds only unfinished jobs, so this stays cheap.
+    static let countByState = """
+        SELECT count(*) FILTER (WHERE locked_until > now()),
+               count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after <= now()),
+               count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after > now())
+        FROM mirror_jobs
+        """
+
     /// Every PENDING or FAILED generation that has a `fal_url` gets a job (for `usher backfill`).
     static let backfill = """
         WITH moved AS (
@@ -201,6 +210,12 @@ public struct MirrorJobStore: Sendable {
     }
 
     /// Queues every PENDING or FAILED generation with a `fal_url`; returns their ids.
+    /// Jobs by state: `running` (leased), `queued` (due), `waiting` (retrying later).
+    public func countByState() async throws -> [(state: String, count: Int)] {
+        let row = try await client.query(Self.countByState).rows.first ?? []
+        return zip(["running", "queued", "waiting"], row).map { ($0, $1.flatMap { Int($0) } ?? 0) }
+    }
+
     public func backfill() async throws -> [String] {
         try await client.withTransaction { try $0.query(Self.backfill).rows.compactMap { $0[0] } }
     }

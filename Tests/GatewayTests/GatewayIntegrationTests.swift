@@ -209,6 +209,16 @@ struct GatewayIntegrationTests {
         #expect(metrics.contains(#"usher_http_requests_total{listener="edge",route="/v",status="404"}"#))
         #expect(metrics.contains("usher_http_request_duration_seconds_bucket"))
         #expect(metrics.contains(#"usher_cache_lookups_total{layer="postgres",result="miss"}"#))
+        // CONTRACT § Operations: the app listener's own requests, presigns and the mirror queue by state.
+        #expect(metrics.contains(#"usher_http_requests_total{listener="app",route="/readyz",status="200"}"#))
+        #expect(metrics.contains(#"usher_http_request_duration_seconds_bucket{listener="app",route="/readyz""#))
+        #expect(try await TestHTTP.request(server.appURL + "/no-such-page").status == 404)
+        let (id, _) = try await privateVideo(server)
+        #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(try server.token(videoIDs: [id]))").status == 302)
+        let after = String(decoding: try await TestHTTP.request(server.appURL + "/metrics").body, as: UTF8.self)
+        #expect(after.contains(#"usher_http_requests_total{listener="app",route="other",status="404"}"#))
+        #expect(after.contains("usher_presigns_total "))
+        for state in ["running", "queued", "waiting"] { #expect(after.contains(#"usher_mirror_jobs{state="\#(state)"}"#)) }
         try await server.stop()
     }
 
