@@ -283,7 +283,8 @@ public final class EdgeService: Sendable {
             ttl = Int(min(Int64(ttl), credentialsExpireAt - now))
             guard ttl > 0 else { return dependencyDown }
         }
-        guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides) else {
+        // A share's URL must end with the share: it is signed at `now`, outside the signing window (CONTRACT § /s).
+        guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: !shared) else {
             return .problem(.gone)
         }
         presigns.increment()

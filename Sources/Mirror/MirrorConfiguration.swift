@@ -38,7 +38,7 @@ public struct MirrorConfiguration: Sendable {
     }
 }
 
-/// An allow-list entry: `fal.media`, `*.fal.media`, `127.0.0.1:8443`.
+/// An allow-list entry: `fal.media`, `*.fal.media`, `127.0.0.1:8443`, `::1`, `[::1]:8443`.
 public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
     public let host: String
     public let wildcard: Bool
@@ -50,7 +50,9 @@ public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
         wildcard = rest.hasPrefix("*.")
         if wildcard { rest = rest.dropFirst(2) }
         var port: Int?
-        if let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
+        // A bare IPv6 literal (`::1`, `2001:db8::10`) has several colons and no port; with a port it is bracketed.
+        let bareIPv6 = !rest.hasPrefix("[") && rest.filter { $0 == ":" }.count > 1
+        if !bareIPv6, let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
             guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else { return nil }
             port = value
             rest = rest[..<colon]

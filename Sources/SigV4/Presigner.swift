@@ -71,12 +71,18 @@ public final class Presigner: Sendable {
 
     /// A presigned GET for `key`, valid for `ttl` seconds from `now` (Unix seconds; longer when a signing window
     /// is set). Throws for an empty or over-long key, or a TTL outside 1...604800 (including the window).
-    public func presignedGET(key: String, ttl: Int, now: Int64, overrides: ResponseOverrides = .none) throws(SigV4Error) -> PresignedURL {
-        let expires = ttl + signingWindow
+    ///
+    /// `bucketed: false` signs at `now` with exactly `ttl` even when a window is set: for URLs that must not outlive
+    /// something shorter-lived than the window allows (a share link's remaining life).
+    public func presignedGET(
+        key: String, ttl: Int, now: Int64, overrides: ResponseOverrides = .none, bucketed: Bool = true
+    ) throws(SigV4Error) -> PresignedURL {
+        let window = bucketed ? signingWindow : 0
+        let expires = ttl + window
         guard ttl >= 1, expires <= Self.maximumExpiry else {
-            throw SigV4Error(.invalidExpiry, "presigned URL expiry must be between 1 and \(Self.maximumExpiry - signingWindow) seconds, got \(ttl)")
+            throw SigV4Error(.invalidExpiry, "presigned URL expiry must be between 1 and \(Self.maximumExpiry - window) seconds, got \(ttl)")
         }
-        let signingTime = signingWindow > 0 ? now.floorDiv(Int64(signingWindow)) * Int64(signingWindow) : now
+        let signingTime = window > 0 ? now.floorDiv(Int64(window)) * Int64(window) : now
         var key = key
         var disposition = overrides.contentDisposition
         var contentType = overrides.contentType

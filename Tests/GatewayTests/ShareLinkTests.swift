@@ -82,6 +82,29 @@ struct ShareLinkTests {
         try await server.stop()
     }
 
+    /// PRESIGN_WINDOW buckets `/v`'s signing time (URLs valid TTL + window); a share's URL is signed at now and still
+    /// ends with the share.
+    @Test func aShareURLEndsWithTheShareEvenWithASigningWindow() async throws {
+        let server = try await TestServer.start(["PRESIGN_WINDOW": "3600"])
+        let id = try await completedVideo(server)
+        let short = try await share(server, id: id, ttl: 120)
+        let location = try #require(try await TestHTTP.request("\(server.edgeURL)/s/\(short.code)").header("Location"))
+        let expires = try #require(Self.expires(location))
+        #expect((115...120).contains(expires), "X-Amz-Expires \(expires)")
+        let signed = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "X-Amz-Date" }?.value)
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let signedAt = try #require(formatter.date(from: signed))
+        #expect(abs(signedAt.timeIntervalSinceNow) < 5, "signed at now, not at the window's start: \(signed)")
+        #expect(try await TestHTTP.request(location).status == 200)
+
+        let token = try server.token(videoIDs: [id])
+        let viewer = try #require(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").header("Location"))
+        #expect(Self.expires(viewer) == 900 + 3600, "/v keeps the window: TTL + PRESIGN_WINDOW")
+        try await server.stop()
+    }
+
     @Test func unknownMalformedExpiredAndRevokedShares() async throws {
         let server = try await TestServer.start()
         let id = try await completedVideo(server)

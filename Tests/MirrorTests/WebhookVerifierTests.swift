@@ -86,6 +86,13 @@ import UsherTestSupport
         #expect(HostPattern("") == nil)
         #expect(HostPattern("a/b") == nil)
         #expect(HostPattern("host:99999") == nil)
+        // IP literals, with and without a port; IPv6 needs brackets only with a port.
+        #expect(HostPattern("::1") == HostPattern("[::1]"))
+        #expect(HostPattern("::1")!.matches(host: "::1", port: 443) && HostPattern("::1")!.port == nil)
+        #expect(HostPattern("2001:db8::10")!.host == "2001:db8::10")
+        #expect(HostPattern("[2001:db8::10]:8443")!.matches(host: "2001:db8::10", port: 8443))
+        #expect(!HostPattern("[2001:db8::10]:8443")!.matches(host: "2001:db8::10", port: 443))
+        #expect(HostPattern("fal.media")!.matches(host: "fal.media", port: 8443), "no port: any port")
     }
 
     @Test func objectKeysFollowTheContentType() {
