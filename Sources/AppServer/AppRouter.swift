@@ -50,6 +50,7 @@ public struct AppDependencies: Sendable {
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: AppMetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()

@@ -1,4 +1,5 @@
 public import Hummingbird
+import Logging
 import ViewerAuth
 
 /// An RFC 9457 problem as a Hummingbird error: every failure on the app listener answers
@@ -34,6 +35,43 @@ public struct ProblemError: HTTPResponseError, Sendable {
     static func conflict(_ detail: String) -> ProblemError { ProblemError(.conflict, code: "conflict", detail: detail) }
     static func unavailable(_ detail: String) -> ProblemError {
         ProblemError(.serviceUnavailable, code: "unavailable", detail: detail, headers: [.retryAfter: "2"])
+    }
+}
+
+/// Every error of the app listener as problem+json: Hummingbird's own (an unknown route, a body over the limit)
+/// keep their status with a fixed detail; anything unexpected becomes a 500 that names nothing of the cause (it is
+/// logged instead). `ProblemError`s pass through as they are.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as ProblemError {
+            throw problem
+        } catch let error as any HTTPResponseError {
+            throw ProblemError(error.status, code: Self.code(error.status), detail: Self.detail(error.status))
+        } catch {
+            context.logger.error("app listener: unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw ProblemError(.internalServerError, code: "internal", detail: "The server could not answer this request.")
+        }
+    }
+
+    static func code(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 404: "not-found"
+        case 405: "method-not-allowed"
+        case 413: "body-too-large"
+        case 400..<500: "bad-request"
+        default: "internal"
+        }
+    }
+
+    static func detail(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 404: "No such resource on this listener."
+        case 405: "This method is not allowed here."
+        case 413: "The request body is larger than this listener accepts."
+        default: status.reasonPhrase
+        }
     }
 }
 

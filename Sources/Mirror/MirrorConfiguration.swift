@@ -31,10 +31,11 @@ public struct MirrorConfiguration: Sendable {
 
     public init() {}
 
-    /// Backoff before attempt `attempt + 1` (attempt counts from 1), jittered.
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1), jittered ±20 % and then capped, so no wait
+    /// exceeds `maximumBackoff`.
     public func backoff(afterAttempt attempt: Int) -> Double {
-        let base = min(maximumBackoff, initialBackoff * Double(1 << min(attempt - 1, 20)))
-        return base * Double.random(in: 0.8...1.2)
+        let base = initialBackoff * Double(1 << min(attempt - 1, 20))
+        return min(maximumBackoff, base * Double.random(in: 0.8...1.2))
     }
 }
 

@@ -182,6 +182,15 @@ struct GatewayIntegrationTests {
         let noAuth = try await TestHTTP.request("\(server.appURL)/v1/generations/\(id)")
         #expect(noAuth.status == 401)
         #expect(try await TestHTTP.request("\(server.appURL)/v1/generations/\(uniqueID())", headers: [("Authorization", "Bearer \(TestServer.adminToken)")]).status == 404)
+
+        // Hummingbird's own refusals are problem+json too (CONTRACT: errors on /v1 are problem+json).
+        let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
+        let unknownRoute = try await TestHTTP.request("\(server.appURL)/v1/nothing-here", headers: admin)
+        #expect(unknownRoute.status == 404 && unknownRoute.header("Content-Type") == "application/problem+json")
+        #expect(String(decoding: unknownRoute.body, as: UTF8.self).contains(#""status":404"#))
+        let huge = try await TestHTTP.request(
+            "\(server.appURL)/v1/generations", method: "POST", headers: admin, body: Data(repeating: UInt8(ascii: " "), count: 2 << 20))
+        #expect(huge.status == 413 && huge.header("Content-Type") == "application/problem+json", "\(huge.status)")
         try await server.stop()
     }
 

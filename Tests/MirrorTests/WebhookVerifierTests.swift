@@ -102,6 +102,19 @@ import UsherTestSupport
         #expect(Mirrorer.objectKey(requestID: "r", contentType: "", sourcePath: "/a/b") == "videos/r.mp4")
     }
 
+    /// CONTRACT § Worker: 8 attempts, 2 s doubling to 5 min, with jitter; no wait beyond the cap.
+    @Test func retriesBackOffFromTwoSecondsToFiveMinutes() {
+        let configuration = MirrorConfiguration()
+        #expect(configuration.maximumAttempts == 8)
+        for attempt in 1...12 {
+            let nominal = min(300, 2 * Double(1 << (attempt - 1)))
+            for _ in 0..<200 {
+                let wait = configuration.backoff(afterAttempt: attempt)
+                #expect(wait >= nominal * 0.8 - 1e-9 && wait <= min(300, nominal * 1.2) + 1e-9, "attempt \(attempt): \(wait) s")
+            }
+        }
+    }
+
     /// CONTRACT § Worker: payload's content_type, else the source's, else by extension, else application/octet-stream.
     @Test func storedContentTypeFollowsTheContractsOrder() {
         func type(_ payload: String?, _ source: String?, _ path: String) -> String {
