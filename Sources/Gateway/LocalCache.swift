@@ -12,12 +12,10 @@ final class LocalCache<Value> {
         self.capacity = max(1, capacity)
     }
 
+    /// An expired entry is left in place: the miss that follows overwrites it (deleting first cost a hash-table
+    /// shift per expiry on the hot path), and `set` sweeps expired entries when the cache is full.
     func get(_ key: String, now: NIODeadline) -> Value? {
-        guard let entry = entries[key] else { return nil }
-        guard entry.expires > now else {
-            entries[key] = nil
-            return nil
-        }
+        guard let entry = entries[key], entry.expires > now else { return nil }
         return entry.value
     }
 
