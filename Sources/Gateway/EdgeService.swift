@@ -123,9 +123,7 @@ public final class EdgeService: Sendable {
                 return .now(.problem(.invalidToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher", error="invalid_token""#)]))
             }
         }
-        if revocations.takesDown(id, now: now) { return .now(.problem(.gone)) }
         let download = EdgeRequest.download(query)
-        if download == .invalid { return .now(.problem(.badDownload)) }
         if rateLimiter.isEnabled {
             if rateLimiter.configuration.shared {
                 let verifiedGrant = grant
@@ -200,6 +198,10 @@ public final class EdgeService: Sendable {
                 return .problem(.missingToken, extraHeaders: [("WWW-Authenticate", #"Bearer realm="usher""#)])
             }
         }
+        // After the lookup and the token checks (CONTRACT order): an unknown id stays a 404 and a private video an
+        // unauthenticated 401, whatever else is true of it.
+        if revocations.takesDown(id, now: now) { return .problem(.gone) }
+        if download == .invalid { return .problem(.badDownload) }
         if let refusal = undeliverable(record) { return refusal }
         return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false)
     }

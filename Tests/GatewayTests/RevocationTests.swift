@@ -82,6 +82,10 @@ struct RevocationTests {
         #expect(try await revoke(first, #"{"request_id":"\#(id)"}"#).status == 201)
         #expect(try await within1s([first, second], path: { "\($0.edgeURL)/v/\(id)?token=\(ownerToken)" }, expected: 410))
         #expect(try await TestHTTP.request("\(second.edgeURL)/s/\(code)").status == 410)
+        // CONTRACT order: the token checks come first, so a takedown tells nothing to a viewer without access.
+        #expect(try await TestHTTP.request("\(first.edgeURL)/v/\(id)").status == 401)
+        let stranger = try first.token(videoIDs: ["someone-else"])
+        #expect(try await TestHTTP.request("\(first.edgeURL)/v/\(id)?token=\(stranger)").status == 403)
         #expect(try await TestHTTP.request("\(second.edgeURL)/v/\(other)?token=\(ownerToken)").status == 302)
 
         #expect(try await lift(second, "request_id", id) == 204)
