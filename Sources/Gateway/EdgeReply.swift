@@ -50,11 +50,11 @@ struct EdgeReply {
     /// and no body.
     func encode(into buffer: inout ByteBuffer, version: HTTPVersion, headOnly: Bool, connection: Connection, date: String) {
         buffer.writeStaticString("HTTP/")
-        buffer.writeDecimal(Int(version.major))
+        buffer.writeString(String(version.major))
         buffer.writeStaticString(".")
-        buffer.writeDecimal(Int(version.minor))
+        buffer.writeString(String(version.minor))
         buffer.writeStaticString(" ")
-        buffer.writeDecimal(Int(status.code))
+        buffer.writeString(String(status.code))
         buffer.writeStaticString(" ")
         buffer.writeString(status.reasonPhrase)
         if let location {
@@ -66,10 +66,10 @@ struct EdgeReply {
             buffer.writeStaticString("\r\nCache-Control: no-store")
         case .privateMaxAge(let seconds):
             buffer.writeStaticString("\r\nCache-Control: private, max-age=")
-            buffer.writeDecimal(seconds)
+            buffer.writeString(String(seconds))
         case .publicMaxAge(let seconds):
             buffer.writeStaticString("\r\nCache-Control: public, max-age=")
-            buffer.writeDecimal(seconds)
+            buffer.writeString(String(seconds))
         }
         if location != nil { buffer.writeStaticString("\r\nReferrer-Policy: no-referrer") }
         if let contentType {
@@ -83,7 +83,7 @@ struct EdgeReply {
             buffer.writeString(value)
         }
         buffer.writeStaticString("\r\nContent-Length: ")
-        buffer.writeDecimal(body.utf8.count)
+        buffer.writeString(String(body.utf8.count))
         buffer.writeStaticString("\r\nDate: ")
         buffer.writeString(date)
         switch connection {
@@ -93,27 +93,6 @@ struct EdgeReply {
         }
         buffer.writeStaticString("\r\n\r\n")
         if !headOnly { buffer.writeString(body) }
-    }
-}
-
-extension ByteBuffer {
-    /// A non-negative decimal without a String in between.
-    mutating func writeDecimal(_ value: Int) {
-        precondition(value >= 0)
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        var v = value
-        writeWithUnsafeMutableBytes(minimumWritableBytes: digits) { out in
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-                v /= 10
-            }
-            return digits
-        }
     }
 }
 

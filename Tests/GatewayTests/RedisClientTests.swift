@@ -10,31 +10,6 @@ import UsherTestSupport
 /// The Redis client's command timeout: one timer per connection, armed at the oldest waiting command's deadline.
 @Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
 struct RedisClientTests {
-    /// A TCP port that accepts connections (the kernel completes the handshake into the backlog) and never answers.
-    final class SilentListener {
-        let fd: Int32
-        let port: Int
-
-        init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            self.fd = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
-                }
-            }
-            guard bound else { throw ProcessFailure(description: "silent listener: errno \(errno)") }
-            port = Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        deinit { close(fd) }
-    }
-
     @Test func commandsToAServerThatNeverAnswersFailWithATimeout() async throws {
         let server = try await TestServer.start()
         let silent = try SilentListener()

@@ -64,13 +64,38 @@ public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw ProcessFailure(description: "socket() failed: errno \(errno)") }
     defer { close(fd) }
+    return try bindLoopback(fd, listening: false)
+}
+
+/// A port on 127.0.0.1 that accepts connections (the kernel completes the handshake into the backlog) and never
+/// answers: a server that hangs.
+public final class SilentListener: @unchecked Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ProcessFailure(description: "socket() failed: errno \(errno)") }
+        do { port = try bindLoopback(fd, listening: true) } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+/// Binds `fd` to a free port on 127.0.0.1, listening if asked; returns the port.
+private func bindLoopback(_ fd: Int32, listening: Bool) throws -> Int {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && (!listening || listen(fd, 16) == 0) && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw ProcessFailure(description: "bind() failed: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
