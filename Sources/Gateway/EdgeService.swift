@@ -75,10 +75,7 @@ public final class EdgeService: Sendable {
         if rateLimiter.isEnabled {
             client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
             // In-process, the IP is checked before any token work, so a flood of forged tokens is cut early.
-            if !rateLimiter.configuration.shared, case .video = route, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
-                return .now(limited)
-            }
-            if !rateLimiter.configuration.shared, case .share = route, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
+            if !rateLimiter.configuration.shared, route.isLimited, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
                 return .now(limited)
             }
         }
@@ -291,6 +288,16 @@ public final class EdgeService: Sendable {
         }
         presigns.increment()
         return .redirect(to: presigned.url, caching: shared ? .noStore : .privateMaxAge(max(0, Int(presigned.expiresAt - now) - 60)))
+    }
+}
+
+extension EdgeRoute {
+    /// The routes rate limits apply to (health checks never are).
+    var isLimited: Bool {
+        switch self {
+        case .video, .share: true
+        case .healthz, .readyz, .unknown, .malformedID: false
+        }
     }
 }
 

@@ -79,4 +79,19 @@ struct RateLimitTests {
         try await first.stop()
         try await second.stop()
     }
+
+    @Test func sharedBucketsFallBackToLocalOnesWhileRedisIsDown() async throws {
+        let server = try await TestServer.start(["USHER_RATE_LIMIT_RPS": "1", "USHER_RATE_LIMIT_BURST": "3", "USHER_RATE_LIMIT_REDIS": "1"])
+        let id = try await video(server)
+        let url = "\(server.edgeURL)/v/\(id)"
+        try await LocalStack.whileStopped("redis") {
+            // Once the gateway knows Redis is gone, each request's Redis call fails at once and the local bucket decides.
+            #expect(try await LocalStack.eventually { try await TestHTTP.request(server.edgeURL + "/readyz").status == 503 })
+            let started = Date()
+            let seen = try await statuses(url, count: 4)
+            try #require(Date().timeIntervalSince(started) < 0.9, "the four requests must fit within one refill")
+            #expect(seen == [302, 302, 302, 429], "still limited, by the local bucket, and still answered: \(seen)")
+        }
+        try await server.stop()
+    }
 }
