@@ -6,6 +6,7 @@ public import AsyncHTTPClient
 public import Mirror
 public import Gateway
 import Hummingbird
+import HummingbirdCore
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -112,8 +113,16 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
         webhookVerifier: FalWebhookVerifier(keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger)),
         jobs: jobs, shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
+    // The app listener takes the edge's head limits and idle timeout (a slowloris trickling bytes is cut only on
+    // the edge, whose guard sees raw bytes; Hummingbird's handlers see parsed parts).
+    let appHTTP = HTTP1Channel.Configuration(
+        idleTimeout: TimeAmount(configuration.gateway.idleTimeout),
+        httpDecoderConfiguration: .init(
+            maxHeaderFieldSize: configuration.gateway.maximumHeadBytes, maxHeaderListSize: configuration.gateway.maximumHeadBytes,
+            maxHeaderFieldCount: configuration.gateway.maximumHeaderCount))
     let app = Application(
         router: buildAppRouter(dependencies),
+        server: .http1(configuration: appHTTP),
         configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
         onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
         eventLoopGroupProvider: .shared(group),

@@ -110,6 +110,26 @@ struct EdgeLimitTests {
         try await server.stop()
     }
 
+    /// The app listener (Hummingbird) takes the same head limits and idle timeout; it answers an oversized head 400.
+    @Test func theAppListenerRefusesOversizedHeadsAndClosesIdleConnections() async throws {
+        let server = try await TestServer.start(["USHER_IDLE_TIMEOUT": "1s"])
+        let port = Int(server.appURL.split(separator: ":").last!)!
+
+        let big = try RawConnection(port: port)
+        big.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 40_000))\r\n\r\n")
+        let refused = big.readUntilClosed(within: 3)
+        #expect(refused.closed)
+        #expect(String(decoding: refused.data, as: UTF8.self).hasPrefix("HTTP/1.1 400"), "a 40 KB header is refused, not served")
+
+        let idle = try RawConnection(port: port)
+        idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(idle.readResponse(within: 2)?.hasPrefix("HTTP/1.1 200") == true)
+        let idleSince = Date()
+        #expect(idle.readUntilClosed(within: 5).closed)
+        #expect((0.8...3).contains(Date().timeIntervalSince(idleSince)), "closed after USHER_IDLE_TIMEOUT")
+        try await server.stop()
+    }
+
     @Test func connectionsBeyondTheLimitAreClosedAtOnce() async throws {
         let server = try await TestServer.start(["USHER_MAX_CONNECTIONS": "2"])
         let port = Self.port(server)
