@@ -38,6 +38,9 @@ struct ImportCommand: AsyncParsableCommand {
                     throw ConfigurationError("not a JSON object with request_id and object_key")
                 }
                 guard RequestID.isValid(line.request_id) else { throw ConfigurationError("invalid request_id") }
+                if let owner = line.owner, owner.isEmpty || owner.utf8.count > 256 {
+                    throw ConfigurationError("owner must be 1 to 256 bytes (as in POST /v1/generations)")
+                }
                 guard !line.object_key.isEmpty, line.object_key.utf8.count <= 1024 else { throw ConfigurationError("object_key must be 1 to 1024 bytes") }
                 let visibility = try Self.visibility(line.visibility)
                 switch try await store.register(
