@@ -2,11 +2,34 @@ import NIOCore
 
 /// A bounded cache with per-entry expiry, owned by one event loop (no locks: each loop has its own).
 ///
-/// When full, it first drops expired entries, then (if still full) empties itself: with a 2 s TTL a wholesale
-/// reset costs one round of Redis lookups, which is cheaper than tracking recency on every hit.
+/// When full, it drops expired entries (at most once a second), then one entry per new one, in table order:
+/// cheaper than tracking recency on every hit, and unlike emptying the whole cache it keeps serving about
+/// `capacity` ids when more than that are in use.
+///
+/// Keys carry their string's hash, so probing the table compares integers and reads a stored id's bytes only on
+/// a hash match; with a `String` key every probe read another id from the heap.
 final class LocalCache<Value> {
-    private var entries: [String: (value: Value, expires: NIODeadline)] = [:]
+    struct Key: Hashable {
+        let hash: Int
+        let id: String
+
+        init(_ id: String) {
+            self.init(id: id, hash: id.hashValue)
+        }
+
+        init(id: String, hash: Int) {
+            self.hash = hash
+            self.id = id
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool { lhs.hash == rhs.hash && lhs.id == rhs.id }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    private var entries: [Key: (value: Value, expires: NIODeadline)] = [:]
     let capacity: Int
+    private var nextSweep = NIODeadline.uptimeNanoseconds(0)
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -15,20 +38,26 @@ final class LocalCache<Value> {
     /// An expired entry is left in place: the miss that follows overwrites it (deleting first cost a hash-table
     /// shift per expiry on the hot path), and `set` sweeps expired entries when the cache is full.
     func get(_ key: String, now: NIODeadline) -> Value? {
-        guard let entry = entries[key], entry.expires > now else { return nil }
+        guard let entry = entries[Key(key)], entry.expires > now else { return nil }
         return entry.value
     }
 
-    func set(_ key: String, _ value: Value, expires: NIODeadline) {
+    func set(_ id: String, _ value: Value, expires: NIODeadline) {
+        let key = Key(id)
         if entries.count >= capacity && entries[key] == nil {
             let now = NIODeadline.now()
-            entries = entries.filter { $0.value.expires > now }
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            if now >= nextSweep {
+                nextSweep = now + .seconds(1)
+                entries = entries.filter { $0.value.expires > now }
+            }
+            if entries.count >= capacity { entries.remove(at: entries.startIndex) }
         }
         entries[key] = (value, expires)
     }
 
-    func remove(_ key: String) { entries[key] = nil }
+    func remove(_ key: String) { entries[Key(key)] = nil }
+
+    var count: Int { entries.count }
 
     func removeAll() { entries.removeAll() }
 }

@@ -2,12 +2,51 @@ import ViewerAuth
 
 /// Verified viewer tokens of one event loop, so a player repeating its token pays one signature check.
 ///
-/// Keyed by the token's signature segment (short and unique per token); the whole token is compared on a hit,
-/// so a cached grant is only ever returned for the exact bytes that were verified. Entries leave at `exp`
-/// (plus the verifier's leeway) and the cache is bounded.
+/// Found by the first 16 bytes of the token's signature segment, held inline in the table: probing compares two
+/// integers, where a string key read another token's bytes from the heap at every probe (under load with 10,000
+/// tokens, `perf` put this lookup at 4.5 % of the gateway's samples, against 5.7 % with the string key). A
+/// signature is unpredictable, so its prefix spreads the keys; the whole token is still compared on a hit, so a
+/// cached grant is only ever returned for the exact bytes that were verified. Entries leave at `exp` (plus the verifier's leeway) and the cache is bounded.
+///
+/// When full, expired entries are swept (at most every 10 s), and then one entry leaves per new one, in table
+/// order. Emptying the whole cache instead, as the first version did, turned more live tokens than fit into an
+/// EdDSA verification on almost every request (each refill pushed out what the next round asked for); evicting
+/// one at a time keeps about `capacity` of them served (`theTokenCacheStaysUsefulBeyondItsCapacity`).
 final class TokenCache {
-    private var entries: [Substring: (token: String, grant: ViewerGrant, validUntil: Int64)] = [:]
+    struct Key: Hashable {
+        let high: UInt64
+        let low: UInt64
+
+        /// The first 16 bytes of `signature` (zero-padded when shorter, a malformed token's case).
+        init(signature: Substring) {
+            var bytes: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &bytes) { key in
+                let copied = signature.utf8.withContiguousStorageIfAvailable { source in
+                    key.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(source).prefix(16)))
+                }
+                if copied == nil {
+                    for (index, byte) in signature.utf8.prefix(16).enumerated() { key[index] = byte }
+                }
+            }
+            (high, low) = bytes
+        }
+    }
+
+    private final class Entry {
+        let token: String
+        let grant: ViewerGrant
+        let validUntil: Int64
+
+        init(token: String, grant: ViewerGrant, validUntil: Int64) {
+            self.token = token
+            self.grant = grant
+            self.validUntil = validUntil
+        }
+    }
+
+    private var entries: [Key: Entry] = [:]
     private let capacity: Int
+    private var nextSweep: Int64 = 0
     /// The `ViewerKeys` generation the entries were verified under.
     var generation = 0
 
@@ -15,23 +54,30 @@ final class TokenCache {
         self.capacity = max(1, capacity)
     }
 
+    var count: Int { entries.count }
+
     func grant(for token: Substring, signature: Substring, now: Int64) -> ViewerGrant? {
-        guard let entry = entries[signature] else { return nil }
-        guard entry.validUntil > now, entry.token[...] == token else {
-            if entry.validUntil <= now { entries[signature] = nil }
+        let key = Key(signature: signature)
+        guard let entry = entries[key] else { return nil }
+        guard entry.validUntil > now else {
+            entries[key] = nil
             return nil
         }
-        return entry.grant
+        return entry.token[...] == token ? entry.grant : nil
     }
 
-    /// `token` is the request's copy; the key is its signature segment, sharing its storage.
+    /// `token` is the request's copy of the verified token.
     func store(_ grant: ViewerGrant, token: String, validUntil: Int64, now: Int64) {
         let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token[...]
-        if entries.count >= capacity {
-            entries = entries.filter { $0.value.validUntil > now }
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        let key = Key(signature: signature)
+        if entries.count >= capacity && entries[key] == nil {
+            if now >= nextSweep {
+                nextSweep = now + 10
+                entries = entries.filter { $0.value.validUntil > now }
+            }
+            if entries.count >= capacity { entries.remove(at: entries.startIndex) }
         }
-        entries[signature] = (token, grant, validUntil)
+        entries[key] = Entry(token: token, grant: grant, validUntil: validUntil)
     }
 
     func removeAll() { entries.removeAll() }

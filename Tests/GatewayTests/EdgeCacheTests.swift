@@ -1,0 +1,131 @@
+@testable import Gateway
+import NIOCore
+import Testing
+import ViewerAuth
+
+/// The per-loop caches behind `/v`: verified tokens (`TokenCache`) and records (`LocalCache`).
+@Suite struct EdgeCacheTests {
+    private static let grant = ViewerGrant(subject: "viewer", tokenID: nil, videoIDs: ["vid-1"], owner: nil, expiresAt: 2_000)
+
+    private static func signature(of token: String) -> Substring {
+        token[token.index(after: token.lastIndex(of: ".")!)...]
+    }
+
+    @Test func aCachedGrantIsReturnedOnlyForTheExactTokenVerified() {
+        let cache = TokenCache(capacity: 10)
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJ2aWQiOiJ2aWQtMSJ9.SIGNATURE-0123456789abcdefXYZ"
+        cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000)
+        #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_000) == Self.grant)
+        // Same signature (and so the same key), another payload: a forgery riding a cached signature.
+        let forged = "eyJhbGciOiJIUzI1NiJ9.eyJ2aWQiOiJ2aWQtMiJ9.SIGNATURE-0123456789abcdefXYZ"
+        #expect(cache.grant(for: forged[...], signature: Self.signature(of: forged), now: 1_000) == nil)
+        // Same first 16 signature bytes, different signature: a key collision still compares the whole token.
+        let collided = "eyJhbGciOiJIUzI1NiJ9.eyJ2aWQiOiJ2aWQtMSJ9.SIGNATURE-0123456789abcdefXYQ"
+        #expect(cache.grant(for: collided[...], signature: Self.signature(of: collided), now: 1_000) == nil)
+        // The genuine token is still served after both misses.
+        #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_029) == Self.grant)
+    }
+
+    @Test func tokensLeaveAtTheirExpiry() {
+        let cache = TokenCache(capacity: 10)
+        let token = "a.b.0123456789abcdef0123"
+        cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000)
+        #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 2_030) == nil)
+        #expect(cache.count == 0)
+    }
+
+    @Test func shortSignaturesAreKeyedByEveryByte() {
+        #expect(TokenCache.Key(signature: "abc") == TokenCache.Key(signature: "abc"))
+        #expect(TokenCache.Key(signature: "abc") != TokenCache.Key(signature: "abd"))
+        #expect(TokenCache.Key(signature: "") != TokenCache.Key(signature: "a"))
+        let cache = TokenCache(capacity: 10)
+        cache.store(Self.grant, token: "a.b.c", validUntil: 2_030, now: 1_000)
+        #expect(cache.grant(for: "a.b.c", signature: "c", now: 1_000) == Self.grant)
+        #expect(cache.grant(for: "a.b.d", signature: "d", now: 1_000) == nil)
+    }
+
+    @Test func theTokenCacheStaysWithinItsCapacity() {
+        let cache = TokenCache(capacity: 3)
+        for n in 0..<10 {
+            let token = "h.p.signature-\(n)-padding-to-make-it-long"
+            cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000)
+            #expect(cache.count <= 3)
+            #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_000) == Self.grant)
+        }
+    }
+
+    @Test func recordsExpireAndStayWithinCapacity() {
+        let cache = LocalCache<Int>(capacity: 2)
+        let now = NIODeadline.now()
+        cache.set("bench-load-00001", 1, expires: now + .seconds(2))
+        #expect(cache.get("bench-load-00001", now: now) == 1)
+        #expect(cache.get("bench-load-00002", now: now) == nil)
+        #expect(cache.get("bench-load-00001", now: now + .seconds(2)) == nil)
+        cache.set("bench-load-00001", 7, expires: now + .seconds(4))
+        #expect(cache.get("bench-load-00001", now: now + .seconds(2)) == 7)
+        cache.set("bench-load-00002", 2, expires: now + .seconds(4))
+        cache.set("bench-load-00003", 3, expires: now + .seconds(4))
+        #expect(cache.count <= 2)
+        #expect(cache.get("bench-load-00003", now: now) == 3)
+        cache.remove("bench-load-00003")
+        #expect(cache.get("bench-load-00003", now: now) == nil)
+    }
+
+    @Test func recordKeysCompareTheIdNotOnlyItsHash() {
+        let a = LocalCache<Int>.Key("vid-a")
+        #expect(a == LocalCache<Int>.Key("vid-a"))
+        #expect(a != LocalCache<Int>.Key("vid-b"))
+        // Equal hashes alone do not make equal keys.
+        #expect(LocalCache<Int>.Key(id: "vid-b", hash: a.hash) != a)
+        #expect(LocalCache<Int>.Key(id: "vid-a", hash: a.hash) == a)
+    }
+}
+
+extension EdgeCacheTests {
+    /// 150 tokens asked for in turn through a cache of 100: emptying the cache when full (the first version) served
+    /// none of them from it; evicting one entry per new one keeps serving about two thirds.
+    @Test func theTokenCacheStaysUsefulBeyondItsCapacity() {
+        let cache = TokenCache(capacity: 100)
+        let tokens = (0..<150).map { "h.p.signature-\(1000 + $0)-of-a-viewer-token" }
+        var hits = 0
+        for round in 0..<6 {
+            for token in tokens {
+                if cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_000) != nil {
+                    if round == 5 { hits += 1 }
+                } else {
+                    cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000)
+                }
+                #expect(cache.count <= 100)
+            }
+        }
+        #expect(hits >= 75, "hits in the last round: \(hits) of 150")
+    }
+
+    @Test func theRecordCacheStaysUsefulBeyondItsCapacity() {
+        let cache = LocalCache<Int>(capacity: 100)
+        let now = NIODeadline.now()
+        var hits = 0
+        for round in 0..<6 {
+            for n in 0..<150 {
+                let id = "bench-load-\(10_000 + n)"
+                if cache.get(id, now: now) == n {
+                    if round == 5 { hits += 1 }
+                } else {
+                    cache.set(id, n, expires: now + .seconds(60))
+                }
+                #expect(cache.count <= 100)
+            }
+        }
+        #expect(hits >= 75, "hits in the last round: \(hits) of 150")
+    }
+
+    @Test func expiredEntriesMakeRoomBeforeLiveOnesLeave() {
+        let cache = TokenCache(capacity: 10)
+        for n in 0..<5 { cache.store(Self.grant, token: "h.p.short-lived-\(n)-signature", validUntil: 1_001, now: 1_000) }
+        let live = (0..<5).map { "h.p.long-lived-\($0)-signature" }
+        for token in live { cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000) }
+        // Full; five expire. The next five stores sweep them instead of evicting live tokens.
+        for n in 0..<5 { cache.store(Self.grant, token: "h.p.newcomer-\(n)-signature", validUntil: 2_030, now: 1_500) }
+        for token in live { #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_500) != nil) }
+    }
+}
