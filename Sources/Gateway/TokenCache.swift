@@ -23,12 +23,7 @@ final class TokenCache {
         init(signature: Substring) {
             var bytes: (UInt64, UInt64) = (0, 0)
             withUnsafeMutableBytes(of: &bytes) { key in
-                let copied = signature.utf8.withContiguousStorageIfAvailable { source in
-                    key.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(source).prefix(16)))
-                }
-                if copied == nil {
-                    for (index, byte) in signature.utf8.prefix(16).enumerated() { key[index] = byte }
-                }
+                for (index, byte) in signature.utf8.prefix(16).enumerated() { key[index] = byte }
             }
             (high, low) = bytes
         }
