@@ -32,10 +32,10 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         }
         try Self.validate(requestID: input.request_id)
         let visibility = try Self.visibility(input.visibility)
-        if let owner = input.owner, owner.isEmpty || owner.utf8.count > 256 {
+        if let owner = input.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
             throw ProblemError.badRequest("owner must be 1 to 256 bytes.")
         }
-        if let key = input.object_key, key.isEmpty || key.utf8.count > 1024 {
+        if let key = input.object_key, !Generation.objectKeyBytes.contains(key.utf8.count) {
             throw ProblemError.badRequest("object_key must be 1 to 1024 bytes.")
         }
         let outcome: GenerationStore.Registration

@@ -31,6 +31,11 @@ public struct Generation: Sendable, Equatable {
     public var createdAt: String
     public var updatedAt: String
 
+    /// Accepted lengths of `owner` in UTF-8 bytes, for every writer (admin API, `usher import`).
+    public static let ownerBytes = 1...256
+    /// Accepted lengths of `object_key` in UTF-8 bytes (S3's own limit), for every writer.
+    public static let objectKeyBytes = 1...1024
+
     /// What the gateway needs to answer `/v/{id}`.
     public var delivery: DeliveryRecord {
         DeliveryRecord(status: status, visibility: visibility, owner: owner, objectKey: objectKey, falURL: falURL)

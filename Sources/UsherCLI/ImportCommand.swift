@@ -38,10 +38,12 @@ struct ImportCommand: AsyncParsableCommand {
                     throw ConfigurationError("not a JSON object with request_id and object_key")
                 }
                 guard RequestID.isValid(line.request_id) else { throw ConfigurationError("invalid request_id") }
-                if let owner = line.owner, owner.isEmpty || owner.utf8.count > 256 {
+                if let owner = line.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
                     throw ConfigurationError("owner must be 1 to 256 bytes (as in POST /v1/generations)")
                 }
-                guard !line.object_key.isEmpty, line.object_key.utf8.count <= 1024 else { throw ConfigurationError("object_key must be 1 to 1024 bytes") }
+                guard Generation.objectKeyBytes.contains(line.object_key.utf8.count) else {
+                    throw ConfigurationError("object_key must be 1 to 1024 bytes")
+                }
                 let visibility = try Self.visibility(line.visibility)
                 switch try await store.register(
                     requestID: line.request_id, owner: line.owner, visibility: visibility, objectKey: line.object_key,

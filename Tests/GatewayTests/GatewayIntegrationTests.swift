@@ -173,11 +173,17 @@ struct GatewayIntegrationTests {
         for (body, why) in [
             ("{", "malformed JSON"), (#"{"owner":"x"}"#, "no request_id"), (#"{"request_id":"a b"}"#, "bad id"),
             (#"{"request_id":"ok-1","visibility":"secret"}"#, "bad visibility"), (#"{"request_id":"ok-2","object_key":""}"#, "empty key"),
+            (#"{"request_id":"ok-3","owner":""}"#, "empty owner"),
+            (#"{"request_id":"ok-4","owner":"\#(String(repeating: "o", count: 257))"}"#, "owner over 256 bytes"),
+            (#"{"request_id":"ok-5","object_key":"\#(String(repeating: "k", count: 1025))"}"#, "key over 1024 bytes"),
         ] {
             let reply = try await server.register(body)
             #expect(reply.status == 400, "\(why)")
             #expect(reply.header("Content-Type") == "application/problem+json", "\(why)")
         }
+        // The limits themselves are accepted.
+        let longest = #"{"request_id":"\#(uniqueID())","owner":"\#(String(repeating: "o", count: 256))","visibility":"private","object_key":"\#(String(repeating: "k", count: 1024))"}"#
+        #expect(try await server.register(longest).status == 201)
         #expect(try await server.register(body, token: "wrong").status == 401)
         let noAuth = try await TestHTTP.request("\(server.appURL)/v1/generations/\(id)")
         #expect(noAuth.status == 401)
