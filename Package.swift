@@ -92,6 +92,7 @@ let package = Package(
                 "Gateway", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -104,7 +105,12 @@ let package = Package(
             dependencies: [
                 "Gateway", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -162,15 +168,20 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MirrorTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "Gateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,29 +7,31 @@ import NIOHTTP1
 ///
 /// What `HTTPServerPipelineHandler` and `HTTPResponseEncoder` did for the first versions is done here, for the
 /// edge's one shape of exchange (GET/HEAD in, a complete response out), at a fraction of their cost:
-/// - pipelined requests are answered in order: while one waits for Redis or Postgres the next ones queue, and
-///   reading pauses once `maximumQueued` are waiting;
+/// - pipelined requests are answered in order: while one waits for Redis or Postgres the next ones queue;
+/// - reading pauses (`ConnectionGuard.pauseReading()`) while `maximumQueued` requests wait or the socket is not
+///   writable (the peer does not read its answers), and resumes when both clear: what a connection holds stays
+///   bounded whatever the client pipelines;
+/// - a request that declares a body (`Content-Length` above 0, or any `Transfer-Encoding`) is refused at once with
+///   413 and the connection closes: the edge never waits for a body, so a client cannot hold a connection by
+///   announcing one and sending nothing;
 /// - answers given at once are flushed together at the end of the read, one write per batch;
 /// - graceful shutdown (`ChannelShouldQuiesceEvent`) closes an idle connection at once, and otherwise after the
 ///   answers to every request already read, the last one saying `Connection: close`;
-/// - a request the decoder cannot parse, or one with a body, is refused after the answers still owed, and the
-///   connection closes (what follows cannot be trusted to frame a request).
-final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// - a request the decoder cannot parse is refused after the answers still owed, and the connection closes (what follows cannot be trusted to frame a request).
+final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Complete requests that may wait behind one being answered before reading pauses.
-    static let maximumQueued = 16
+    static var maximumQueued: Int { 16 }
 
-    private let service: EdgeService
+    private let service: Responder
     private let metrics: EdgeMetrics
     private let date: HTTPDate
-    private let maximumBodyBytes: Int
-    private let connectionGuard: EdgeConnectionGuard
+    private let connectionGuard: ConnectionGuard
     /// The request whose head was read and whose end was not yet.
     private var receiving: HTTPRequestHead?
-    private var bodyBytes = 0
     /// An answer is waiting for a future; requests completed meanwhile wait in `queued`.
     private var answering = false
     private var queued = CircularBuffer<HTTPRequestHead>(initialCapacity: 2)
@@ -38,40 +40,52 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A refusal to write once the answers owed before it are written.
     private var refusal: (problem: Problem, version: HTTPVersion)?
     private var quiescing = false
-    private var readHeld = false
     private var needsFlush = false
+    /// Whether this handler asked the guard to stop reading.
+    private var readingPaused = false
 
-    init(service: EdgeService, metrics: EdgeMetrics, date: HTTPDate, maximumBodyBytes: Int, connectionGuard: EdgeConnectionGuard) {
+    init(service: Responder, metrics: EdgeMetrics, date: HTTPDate, connectionGuard: ConnectionGuard) {
         self.connectionGuard = connectionGuard
         self.service = service
         self.metrics = metrics
         self.date = date
-        self.maximumBodyBytes = maximumBodyBytes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, refusal == nil else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            receiving = head
-            bodyBytes = 0
-            connectionGuard.requestHeadReceived()
-        case .body(let buffer):
-            // GET and HEAD carry no body worth reading; a large one is refused rather than read to its end.
-            bodyBytes += buffer.readableBytes
-            if bodyBytes > maximumBodyBytes, let head = receiving {
-                receiving = nil
+            if Self.declaresBody(head.headers) {
                 refuse(.bodyTooLarge, version: head.version, context: context)
+                return
             }
+            receiving = head
+        case .body:
+            // Only after a head that declared no body, which the decoder does not produce; nothing to read.
+            break
         case .end:
             guard let head = receiving else { return }
             receiving = nil
+            connectionGuard.requestReceived()
             if answering {
                 queued.append(head)
+                updateReading(context: context)
             } else {
                 answer(head, context: context)
             }
         }
+    }
+
+    /// `Content-Length` other than 0, or any `Transfer-Encoding`.
+    static func declaresBody(_ headers: HTTPHeaders) -> Bool {
+        for (name, value) in headers {
+            if name.utf8.count == 14 && name.lowercased() == "content-length" {
+                if value != "0" { return true }
+            } else if name.utf8.count == 17 && name.lowercased() == "transfer-encoding" {
+                return true
+            }
+        }
+        return false
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -79,18 +93,23 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Reading pauses while `maximumQueued` requests wait; `drain` resumes it.
-    func read(context: ChannelHandlerContext) {
-        if queued.count >= Self.maximumQueued {
-            readHeld = true
-        } else {
-            context.read()
-        }
+    /// Pauses reading while `maximumQueued` requests wait or the peer is not reading its answers; resumes when
+    /// neither is true.
+    private func updateReading(context: ChannelHandlerContext) {
+        let pause = queued.count >= Self.maximumQueued || !context.channel.isWritable
+        guard pause != readingPaused else { return }
+        readingPaused = pause
+        if pause { connectionGuard.pauseReading() } else { connectionGuard.resumeReading() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
-        let peer = service.rateLimiter.isEnabled ? context.channel.remoteAddress?.ipAddress : nil
+        let peer = service.needsPeerAddress ? context.channel.remoteAddress?.ipAddress : nil
         switch service.answer(method: head.method, uri: head.uri, headers: head.headers, peer: peer, on: context.eventLoop) {
         case .now(let reply):
             write(reply, for: head, started: started, context: context)
@@ -119,10 +138,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             writeAndClose(.problem(refusal.problem), version: refusal.version, context: context)
             return
         }
-        if readHeld {
-            readHeld = false
-            context.read()
-        }
+        updateReading(context: context)
     }
 
     private func write(_ reply: EdgeReply, for head: HTTPRequestHead, started: NIODeadline, context: ChannelHandlerContext) {
@@ -141,6 +157,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
+            if !context.channel.isWritable { updateReading(context: context) }
         }
     }
 
@@ -177,9 +194,7 @@ final class EdgeHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let problem: Problem =
-            parserError != .headerOverflow ? .malformedRequest : connectionGuard.requestLineTooLong ? .uriTooLong : .headersTooLarge
-        refuse(problem, version: .http1_1, context: context)
+        refuse(connectionGuard.problem(for: parserError), version: .http1_1, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

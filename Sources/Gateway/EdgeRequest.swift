@@ -5,7 +5,7 @@ import Darwin
 #endif
 public import NIOHTTP1
 /// Parsing of what the edge accepts: the route, the query and the viewer token's three hiding places.
-public enum EdgeRoute: Equatable {
+public enum EdgeRoute: Equatable, Sendable {
     case video(Substring)
     case share(Substring)
     case healthz
@@ -174,7 +174,7 @@ public enum EdgeRequest {
         return nil
     }
 
-    public enum Download: Equatable {
+    public enum Download: Equatable, Sendable {
         case none
         /// `filename` nil: the key's last path segment.
         case attachment(filename: String?)

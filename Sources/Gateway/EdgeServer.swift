@@ -37,10 +37,6 @@ public final class EdgeServer: Service, Sendable {
         let date = self.date
         let limits = service.configuration
         let connections = ConnectionCount()
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderFieldSize = limits.maximumHeadBytes
-        decoderLimits.maxHeaderListSize = limits.maximumHeadBytes
-        decoderLimits.maxHeaderFieldCount = limits.maximumHeaderCount
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -60,17 +56,7 @@ public final class EdgeServer: Service, Sendable {
                     }
                     channel.closeFuture.whenComplete { _ in connections.close() }
                     return channel.eventLoop.makeCompletedFuture {
-                        let pipeline = channel.pipeline.syncOperations
-                        let connectionGuard = EdgeConnectionGuard(
-                            headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
-                        try pipeline.addHandler(connectionGuard)
-                        // NIOHTTP1 parses; EdgeHandler answers and writes whole responses itself (see EdgeReply).
-                        try pipeline.addHandler(
-                            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
-                        try pipeline.addHandler(
-                            EdgeHandler(
-                                service: service, metrics: metrics, date: date, maximumBodyBytes: limits.maximumBodyBytes,
-                                connectionGuard: connectionGuard))
+                        try EdgePipeline.install(on: channel, responder: service, limits: limits, metrics: metrics, date: date)
                     }
                 }
                 .bind(host: host, port: port).get()

@@ -7,6 +7,8 @@ public struct GatewayConfiguration: Sendable {
     public var publicBaseURL: String?
     /// `USHER_ORIGIN_FALLBACK`: redirect to `fal_url` while a video is not mirrored yet. Default off (503).
     public var originFallback: Bool = false
+    /// The hosts the origin fallback may redirect to: `MIRROR_ALLOWED_HOSTS` [fal.media, *.fal.media].
+    public var originFallbackHosts: [HostPattern] = [HostPattern("fal.media")!, HostPattern("*.fal.media")!]
     /// Verified tokens remembered per event loop. Default 10,000.
     public var tokenCacheCapacity: Int = 10_000
     /// `Retry-After` for a video still being mirrored. Default 5 s.
@@ -21,11 +23,9 @@ public struct GatewayConfiguration: Sendable {
     public var maximumHeadBytes: Int = 32 * 1024
     /// Header fields per request; more → 431. Default 100.
     public var maximumHeaderCount: Int = 100
-    /// Body bytes a request to the edge may carry (GET and HEAD need none); more → 413 and the connection closes.
-    /// Default 8 KiB.
-    public var maximumBodyBytes: Int = 8 * 1024
-    /// `USHER_HEADER_TIMEOUT`: a request head must be complete this long after the connection opens or after the
-    /// first byte of a later request, else the connection closes (slowloris). Default 10 s.
+    /// `USHER_HEADER_TIMEOUT`: a whole request (head and any body) must arrive within this of the connection
+    /// opening or of the first byte of a later request, else the connection closes (slowloris, stalled bodies), on
+    /// both listeners. The edge refuses any declared body at once (413). Default 10 s.
     public var headTimeout: Duration = .seconds(10)
     /// `USHER_IDLE_TIMEOUT`: a keep-alive connection with no request in progress closes after this. Default 60 s.
     public var idleTimeout: Duration = .seconds(60)

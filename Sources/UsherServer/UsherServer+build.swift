@@ -78,6 +78,9 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         logger.warning("USHER_TOKEN_KEYS is not set: no viewer token will verify; public videos still play")
         keySet = ViewerKeySet(keys: [])
     }
+    if configuration.falWebhookUserIDs == nil && configuration.roles.contains(.webhook) {
+        logger.warning("FAL_WEBHOOK_USER_IDS is not set: webhooks signed by fal for any fal account are accepted and mirrored")
+    }
     if configuration.adminTokens.isEmpty && configuration.roles.contains(.webhook) {
         logger.warning("USHER_ADMIN_TOKENS is not set: the admin API refuses every request")
     }
@@ -88,7 +91,8 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let revocations = Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger)
     // In force from the first request; the poller keeps it current.
     try? await revocations.reload()
-    let readiness = Readiness(redis: redis, postgres: postgres)
+    // Fails closed until the list has loaded (Postgres may be down now); the poller retries every 250 ms.
+    let readiness = Readiness(redis: redis, postgres: postgres, revocations: configuration.roles.contains(.gateway) ? revocations : nil)
     let jobs = MirrorJobStore(client: postgres)
     let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
     let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
@@ -111,10 +115,11 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     let dependencies = AppDependencies(
         store: store, lookup: lookup, readiness: readiness,
         cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
-        webhookVerifier: FalWebhookVerifier(keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger)),
+        webhookVerifier: FalWebhookVerifier(
+            keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
+            allowedUserIDs: configuration.falWebhookUserIDs),
         jobs: jobs, shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
-    // The app listener takes the edge's head limits and idle timeout (a slowloris trickling bytes is cut only on
-    // the edge, whose guard sees raw bytes; Hummingbird's handlers see parsed parts).
+    // The app listener takes the edge's head limits and time limits (the fal webhook faces the internet too).
     let appHTTP = HTTP1Channel.Configuration(
         idleTimeout: TimeAmount(configuration.gateway.idleTimeout),
         httpDecoderConfiguration: .init(
@@ -122,7 +127,9 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             maxHeaderFieldCount: configuration.gateway.maximumHeaderCount))
     let app = Application(
         router: buildAppRouter(dependencies),
-        server: .http1(configuration: appHTTP),
+        server: .guardedHTTP1(
+            configuration: appHTTP, headTimeout: TimeAmount(configuration.gateway.headTimeout),
+            idleTimeout: TimeAmount(configuration.gateway.idleTimeout)),
         configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
         onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
         eventLoopGroupProvider: .shared(group),

@@ -27,6 +27,13 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "Gateway", package: "usher"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: fuzzer),
         .executableTarget(
+            name: "FuzzEdgeConnection",
+            dependencies: [
+                "FuzzSupport", .product(name: "Gateway", package: "usher"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzer),
+        .executableTarget(
             name: "FuzzSigV4",
             dependencies: ["FuzzSupport", .product(name: "SigV4", package: "usher")],
             swiftSettings: fuzzer),

@@ -1,4 +1,9 @@
 import Foundation
+import Logging
+import Postgres
+import UsherServer
+import NIOPosix
+import RedisClient
 import ServerTestSupport
 import Testing
 import UsherTestSupport
@@ -97,20 +102,38 @@ struct EdgeConnectionTests {
         idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(idle.readResponse(within: 2)?.hasPrefix("HTTP/1.1 200") == true)
 
-        // A head read, its body not yet: the request is answered, then the connection closes.
+        // A request read in full whose answer waits (Redis paused, the generations table locked for a second): it is
+        // answered, with Connection: close, then the connection closes. A head still being sent is not waited for.
+        let redis = try RedisClient(
+            url: "redis://127.0.0.1:\(LocalStack.environment["REDIS_PORT"] ?? "6379")/1", group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"))
+        _ = try await redis.send([Array("CLIENT".utf8), Array("PAUSE".utf8), Array("1500".utf8)])
+        let postgres = server.services.postgres
+        let lock = Task {
+            try await postgres.withTransaction { connection in
+                try connection.query("LOCK TABLE generations IN ACCESS EXCLUSIVE MODE")
+                try connection.query("SELECT pg_sleep(1)")
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
         let midRequest = try RawConnection(port: port)
-        midRequest.send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        midRequest.send("GET /v/\(uniqueID()) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let midHead = try RawConnection(port: port)
+        midHead.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
         try await Task.sleep(for: .milliseconds(200))
 
         await server.beginShutdown()
         let closedIdle = idle.readUntilClosed(within: 3)
         #expect(closedIdle.closed && closedIdle.data.isEmpty, "an idle keep-alive connection is closed without an answer")
+        let closedHead = midHead.readUntilClosed(within: 3)
+        #expect(closedHead.closed && closedHead.data.isEmpty, "a half-sent head is not waited for")
 
-        midRequest.send("hello")
-        let answered = midRequest.readUntilClosed(within: 3)
+        let answered = midRequest.readUntilClosed(within: 5)
         #expect(answered.closed)
         let (codes, closes) = Self.statuses(answered.data)
-        #expect(codes == [200] && closes == 1, "the request in progress is answered with Connection: close: \(codes)")
+        #expect(codes == [404] && closes == 1, "the request in progress is answered with Connection: close: \(codes)")
+        await redis.shutdown()
+        try await lock.value
         try await server.task.value
     }
 }

@@ -110,7 +110,7 @@ struct EdgeLimitTests {
         try await server.stop()
     }
 
-    /// The app listener (Hummingbird) takes the same head limits and idle timeout; it answers an oversized head 400.
+    /// The app listener (Hummingbird) takes the same head limits and idle timeout; it answers an oversized head 431.
     @Test func theAppListenerRefusesOversizedHeadsAndClosesIdleConnections() async throws {
         let server = try await TestServer.start(["USHER_IDLE_TIMEOUT": "1s"])
         let port = Int(server.appURL.split(separator: ":").last!)!
@@ -119,7 +119,7 @@ struct EdgeLimitTests {
         big.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 40_000))\r\n\r\n")
         let refused = big.readUntilClosed(within: 3)
         #expect(refused.closed)
-        #expect(String(decoding: refused.data, as: UTF8.self).hasPrefix("HTTP/1.1 400"), "a 40 KB header is refused, not served")
+        #expect(String(decoding: refused.data, as: UTF8.self).hasPrefix("HTTP/1.1 431"), "a 40 KB header is refused, not served")
 
         let idle = try RawConnection(port: port)
         idle.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

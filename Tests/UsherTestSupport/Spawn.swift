@@ -190,6 +190,40 @@ public final class RawConnection: @unchecked Sendable {
         return true
     }
 
+    /// Sends `chunk` over and over without reading anything, until `total` bytes are out or the peer has stopped
+    /// taking them for `stall` seconds (its kernel buffers and ours are full); returns the bytes sent. For the
+    /// client that pipelines requests and never reads the answers.
+    public func sendWithoutReading(_ chunk: String, total: Int, stall seconds: Double) -> Int {
+        let bytes = Array(chunk.utf8)
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var sent = 0
+        var offset = 0
+        while sent < total {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                sent += n
+                offset = (offset + n) % bytes.count
+                continue
+            }
+            guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK else { break }
+            var poll = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if Glibc.poll(&poll, 1, Int32(seconds * 1000)) <= 0 { break }
+        }
+        return sent
+    }
+
+    /// Whether the peer closes or resets the connection within `seconds`, found without reading anything.
+    public func peerClosed(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var poll = pollfd(fd: fd, events: Int16(0x2000), revents: 0)  // POLLRDHUP, which Glibc's module does not export
+            if Glibc.poll(&poll, 1, 50) > 0 && poll.revents & (Int16(0x2000) | Int16(POLLHUP) | Int16(POLLERR)) != 0 { return true }
+        }
+        return false
+    }
+
     /// Reads until the peer closes or `seconds` pass; returns what arrived and whether the peer closed.
     public func readUntilClosed(within seconds: Double) -> (data: Data, closed: Bool) {
         var received = Data()

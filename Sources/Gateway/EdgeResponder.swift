@@ -1,0 +1,80 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// An edge answer: ready now (cached record, health, refusals), or after one future that completes on the
+/// connection's event loop (Redis, Postgres).
+enum EdgeAnswer {
+    case now(EdgeReply)
+    case later(EventLoopFuture<EdgeReply>)
+
+    func future(on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
+        switch self {
+        case .now(let reply): loop.makeSucceededFuture(reply)
+        case .later(let future): future
+        }
+    }
+}
+
+/// What `EdgeHandler` asks for each request. `EdgeService` in production; the handler is generic over it, so the
+/// seam costs no dynamic dispatch, and fuzzing drives the real connection handling with a stand-in.
+protocol EdgeResponder: AnyObject, SendableMetatype {
+    /// Whether answers depend on the client's address (rate limits): the handler reads it only then.
+    var needsPeerAddress: Bool { get }
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> EdgeAnswer
+}
+
+/// The edge connection's handlers, in one place: `EdgeServer` installs them on each accepted connection, and the
+/// fuzzer on an `EmbeddedChannel`.
+enum EdgePipeline {
+    static func install<Responder: EdgeResponder>(
+        on channel: any Channel, responder: Responder, limits: GatewayConfiguration, metrics: EdgeMetrics, date: HTTPDate
+    ) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maximumHeadBytes
+        decoderLimits.maxHeaderListSize = limits.maximumHeadBytes
+        decoderLimits.maxHeaderFieldCount = limits.maximumHeaderCount
+        let pipeline = channel.pipeline.syncOperations
+        let connectionGuard = ConnectionGuard(headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
+        try pipeline.addHandler(connectionGuard)
+        // NIOHTTP1 parses; EdgeHandler answers and writes whole responses itself (see EdgeReply).
+        try pipeline.addHandler(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
+        try pipeline.addHandler(EdgeHandler(service: responder, metrics: metrics, date: date, connectionGuard: connectionGuard))
+    }
+}
+
+/// For the fuzzer (`Tests/Fuzz`): the edge's real connection handling — guard, decoder, handler — on a channel of
+/// the caller's (an `EmbeddedChannel`), answering from a stand-in: `/healthz` 200 at once, paths starting `/later`
+/// after `completeOne()` (as answers that wait for Redis do), anything else 404 at once.
+@_spi(Fuzzing)
+public final class EdgeStandIn: EdgeResponder {
+    private var pending: [EventLoopPromise<EdgeReply>] = []
+
+    public init() {}
+
+    var needsPeerAddress: Bool { false }
+
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> EdgeAnswer {
+        if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }
+        if uri.hasPrefix("/later") {
+            let promise = loop.makePromise(of: EdgeReply.self)
+            pending.append(promise)
+            return .later(promise.futureResult)
+        }
+        return .now(.problem(.notFound))
+    }
+
+    /// Answers waiting.
+    public var waiting: Int { pending.count }
+
+    /// Completes the oldest waiting answer (200).
+    public func completeOne() {
+        guard !pending.isEmpty else { return }
+        pending.removeFirst().succeed(.text(.ok, "later\n"))
+    }
+
+    /// Installs the edge's handlers with the default limits, answering from this stand-in.
+    public func install(on channel: any Channel) throws {
+        try EdgePipeline.install(on: channel, responder: self, limits: GatewayConfiguration(), metrics: EdgeMetrics(), date: HTTPDate())
+    }
+}
