@@ -54,7 +54,7 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()
-        let body = "redis: \(status.redis ? "up" : "down")\npostgres: \(status.postgres ? "up" : "down")\n"
+        let body = status.text
         return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("metrics") { _, _ -> Response in

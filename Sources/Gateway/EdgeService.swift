@@ -15,18 +15,8 @@ import ViewerAuth
 ///
 /// Everything here runs on the connection's event loop; a request either answers at once (cached record,
 /// health, errors) or after one future from the lookup chain that completes on the same loop.
-public final class EdgeService: Sendable {
-    enum Answer {
-        case now(EdgeReply)
-        case later(EventLoopFuture<EdgeReply>)
-
-        func future(on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
-            switch self {
-            case .now(let reply): loop.makeSucceededFuture(reply)
-            case .later(let future): future
-            }
-        }
-    }
+public final class EdgeService: EdgeResponder, Sendable {
+    typealias Answer = EdgeAnswer
 
     let configuration: GatewayConfiguration
     let presigner: Presigner
@@ -67,24 +57,37 @@ public final class EdgeService: Sendable {
 
     let rateLimiter: RateLimiter
 
+    var needsPeerAddress: Bool { rateLimiter.isEnabled }
+
     /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> Answer {
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
-        var client: String?
-        if rateLimiter.isEnabled {
-            client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
-            // In-process, the IP is checked before any token work, so a flood of forged tokens is cut early.
-            if !rateLimiter.configuration.shared, route.isLimited, let limited = rateLimited(keys: client.map { ["ip:" + $0] } ?? []) {
-                return .now(limited)
+        // The client's IP bucket comes before any token work, in every mode, so a flood of forged tokens costs
+        // one bucket check each, not a signature check.
+        if rateLimiter.isEnabled, route.isLimited,
+            let client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
+        {
+            if rateLimiter.configuration.shared {
+                return .later(rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
+                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
+                    return self.route(route, method: method, query: query, headers: headers, on: loop).future(on: loop)
+                })
+            }
+            if case .limited(let retryAfter) = rateLimiter.takeLocally("ip:" + client, now: Self.preciseNow()) {
+                return .now(Self.tooManyRequests(retryAfter))
             }
         }
+        return self.route(route, method: method, query: query, headers: headers, on: loop)
+    }
+
+    private func route(_ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
         switch route {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
         case .readyz:
             return .later(readiness.check(on: loop).map { status in
-                .text(status.ready ? .ok : .serviceUnavailable, "redis: \(status.redis ? "up" : "down")\npostgres: \(status.postgres ? "up" : "down")\n")
+                .text(status.ready ? .ok : .serviceUnavailable, status.text)
             })
         case .unknown:
             return .now(.problem(.unknownRoute))
@@ -93,20 +96,14 @@ public final class EdgeService: Sendable {
         case .share(let code):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
-            if rateLimiter.configuration.shared && rateLimiter.isEnabled {
-                return .later(rateLimiter.take(ip: client, subject: nil, now: Self.preciseNow(), on: loop).flatMap { decision in
-                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                    return self.share(String(code), counting: method == .GET, query: query, on: loop).future(on: loop)
-                })
-            }
-            return share(String(code), counting: method == .GET, query: query, on: loop)
+            return share(String(code), query: query, on: loop)
         case .video(let id):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
-            return video(String(id), query: query, headers: headers, client: client, on: loop)
+            return video(String(id), query: query, headers: headers, on: loop)
         }
     }
 
-    private func video(_ id: String, query: Substring, headers: HTTPHeaders, client: String?, on loop: any EventLoop) -> Answer {
+    private func video(_ id: String, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
         let now = Self.unixNow()
         let token = EdgeRequest.token(authorization: headers.first(name: "authorization"), query: query, cookie: headers.first(name: "cookie"))
         var grant: ViewerGrant?
@@ -121,15 +118,17 @@ public final class EdgeService: Sendable {
             }
         }
         let download = EdgeRequest.download(query)
-        if rateLimiter.isEnabled {
+        if rateLimiter.isEnabled, let subject = grant?.subject {
             if rateLimiter.configuration.shared {
                 let verifiedGrant = grant
-                return .later(rateLimiter.take(ip: client, subject: grant?.subject, now: Self.preciseNow(), on: loop).flatMap { decision in
+                return .later(rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
                     if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
                     return self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop).future(on: loop)
                 })
             }
-            if let subject = grant?.subject, let limited = rateLimited(keys: ["sub:" + subject]) { return .now(limited) }
+            if case .limited(let retryAfter) = rateLimiter.takeLocally("sub:" + subject, now: Self.preciseNow()) {
+                return .now(Self.tooManyRequests(retryAfter))
+            }
         }
         return deliver(id, grant: grant, download: download, now: now, on: loop)
     }
@@ -141,11 +140,6 @@ public final class EdgeService: Sendable {
         return .later(lookup.resolve(id, on: loop).map { outcome in
             self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
         })
-    }
-
-    private func rateLimited(keys: [String]) -> EdgeReply? {
-        guard !keys.isEmpty, case .limited(let retryAfter) = rateLimiter.takeLocally(keys, now: Self.preciseNow()) else { return nil }
-        return Self.tooManyRequests(retryAfter)
     }
 
     static func tooManyRequests(_ retryAfter: Int) -> EdgeReply {
@@ -196,7 +190,8 @@ public final class EdgeService: Sendable {
             }
         }
         // After the lookup and the token checks (CONTRACT order): an unknown id stays a 404 and a private video an
-        // unauthenticated 401, whatever else is true of it.
+        // unauthenticated 401, whatever else is true of it. Without the revocation list, nothing is handed out.
+        guard revocations.hasLoaded else { return dependencyDown }
         if revocations.takesDown(id, now: now) { return .problem(.gone) }
         if download == .invalid { return .problem(.badDownload) }
         if let refusal = undeliverable(record) { return refusal }
@@ -207,9 +202,11 @@ public final class EdgeService: Sendable {
         .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
     }
 
-    /// `/s/{code}`: share → generation → (a use, for GET of a `max_uses` share) → 302 that lives no longer than the share.
-    /// The use is taken last, so a visit answered 503 (not mirrored yet, database down) costs none.
-    private func share(_ code: String, counting: Bool, query: Substring, on loop: any EventLoop) -> Answer {
+    /// `/s/{code}`: share → generation → (a use, for GET or HEAD of a `max_uses` share) → 302 that lives no longer than
+    /// the share. A HEAD hands out the same working URL as a GET, so it takes a use too: otherwise a one-time link
+    /// would give out unlimited URLs by HEAD. The use is taken last, so a visit answered 503 (not mirrored yet,
+    /// database down) costs none.
+    private func share(_ code: String, query: Substring, on loop: any EventLoop) -> Answer {
         let download = EdgeRequest.download(query)
         if download == .invalid { return .now(.problem(.badDownload)) }
         return .later(shares.resolve(code, on: loop).flatMap { outcome -> EventLoopFuture<EdgeReply> in
@@ -221,6 +218,7 @@ public final class EdgeService: Sendable {
             }
             let now = Self.unixNow()
             guard !share.revoked, now < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
+            guard self.revocations.hasLoaded else { return loop.makeSucceededFuture(self.dependencyDown) }
             if self.revocations.takesDown(share.requestID, now: now) { return loop.makeSucceededFuture(.problem(.gone)) }
             let generation = self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
                 ?? self.lookup.resolve(share.requestID, on: loop)
@@ -234,9 +232,7 @@ public final class EdgeService: Sendable {
                 }
                 if let refusal = self.undeliverable(record) { return loop.makeSucceededFuture(refusal) }
                 let granted: EventLoopFuture<Bool?> =
-                    share.maxUses == nil
-                    ? loop.makeSucceededFuture(true)
-                    : counting ? self.shares.consume(code, on: loop) : self.shares.hasUsesLeft(code, on: loop)
+                    share.maxUses == nil ? loop.makeSucceededFuture(true) : self.shares.consume(code, on: loop)
                 return granted.map { granted in
                     guard let granted else { return self.dependencyDown }
                     guard granted else { return .problem(.shareGone) }
@@ -253,7 +249,9 @@ public final class EdgeService: Sendable {
     private func undeliverable(_ record: DeliveryRecord) -> EdgeReply? {
         switch record.status {
         case .pending, .mirroring:
-            if configuration.originFallback, let falURL = record.falURL, falURL.hasPrefix("https://"),
+            // Only to fal's own hosts: a webhook's URL must not turn the edge into an open redirect.
+            if configuration.originFallback, let falURL = record.falURL, let authority = URLAuthority(falURL), authority.scheme == "https",
+                configuration.originFallbackHosts.contains(where: { $0.matches(host: authority.host, port: authority.port) }),
                 !falURL.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F })
             {
                 return .redirect(to: falURL, caching: .noStore)
@@ -283,8 +281,15 @@ public final class EdgeService: Sendable {
             guard ttl > 0 else { return dependencyDown }
         }
         // A share's URL must end with the share: it is signed at `now`, outside the signing window (CONTRACT § /s).
-        guard let presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: !shared) else {
+        guard var presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: !shared) else {
             return .problem(.gone)
+        }
+        // A windowed URL lives up to the window longer than the TTL: near the credentials' expiry, sign at `now`.
+        if let credentialsExpireAt = configuration.credentialsExpireAt, presigned.expiresAt > credentialsExpireAt {
+            guard let exact = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: false) else {
+                return .problem(.gone)
+            }
+            presigned = exact
         }
         presigns.increment()
         return .redirect(to: presigned.url, caching: shared ? .noStore : .privateMaxAge(max(0, Int(presigned.expiresAt - now) - 60)))

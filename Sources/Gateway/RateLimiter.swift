@@ -58,23 +58,30 @@ public final class RateLimiter: Sendable {
 
     public var isEnabled: Bool { configuration.rate > 0 }
 
-    /// Takes one token for each key (`ip:…`, `sub:…`); limited if any bucket is empty. `now` in seconds.
-    func take(ip: String?, subject: String?, now: Double, on loop: any EventLoop) -> EventLoopFuture<Decision> {
-        let keys = [ip.map { "ip:" + $0 }, subject.map { "sub:" + $0 }].compactMap { $0 }
-        guard isEnabled, !keys.isEmpty else { return loop.makeSucceededFuture(.allowed) }
-        guard let redis else { return loop.makeSucceededFuture(count(takeLocally(keys, now: now), subject: subject)) }
+    /// Takes one token from the bucket `key` (`ip:…` or `sub:…`), in Redis when the buckets are shared (falling back
+    /// to the local bucket when Redis cannot answer), else locally. `now`: monotonic seconds, for the local buckets
+    /// only; the shared script reads the Redis server's clock, so hosts with different uptimes agree.
+    func take(_ key: String, now: Double, on loop: any EventLoop) -> EventLoopFuture<Decision> {
+        guard isEnabled else { return loop.makeSucceededFuture(.allowed) }
+        guard let redis else { return loop.makeSucceededFuture(count(takeLocally([key], now: now), key: key)) }
         let interval = 1000 / configuration.rate
-        let arguments: [[UInt8]] =
-            [Array("EVAL".utf8), Array(Self.gcraScript.utf8), Array(String(keys.count).utf8)]
-            + keys.map { Array("usher:rl:\($0)".utf8) }
-            + [Array(String(Int64(now * 1000)).utf8), Array(String(interval).utf8), Array(String(interval * configuration.burst).utf8)]
-        return redis.send(arguments, on: loop).map { reply -> Decision in
-            guard case .integer(let waitMilliseconds) = reply else { return self.count(self.takeLocally(keys, now: now), subject: subject) }
-            return self.count(waitMilliseconds <= 0 ? .allowed : .limited(retryAfter: max(1, Int((Double(waitMilliseconds) / 1000).rounded(.up)))), subject: subject)
-        }.recover { _ in self.count(self.takeLocally(keys, now: now), subject: subject) }
+        // One key per call, so the call goes to the node that owns that key (sharded or not).
+        return redis.eval(
+            Self.gcraScript, keys: [Array("usher:rl:\(key)".utf8)],
+            arguments: [Array(String(interval).utf8), Array(String(interval * configuration.burst).utf8)], on: loop
+        ).map { reply -> Decision in
+            guard case .integer(let waitMilliseconds) = reply else { return self.count(self.takeLocally([key], now: now), key: key) }
+            let decision: Decision =
+                waitMilliseconds <= 0 ? .allowed : .limited(retryAfter: max(1, Int((Double(waitMilliseconds) / 1000).rounded(.up))))
+            return self.count(decision, key: key)
+        }.recover { _ in self.count(self.takeLocally([key], now: now), key: key) }
     }
 
-    /// The synchronous path (in-process buckets), for callers that must not wait.
+    /// The synchronous path (in-process buckets), for callers that must not wait; counted in the metrics.
+    func takeLocally(_ key: String, now: Double) -> Decision {
+        count(takeLocally([key], now: now), key: key)
+    }
+
     func takeLocally(_ keys: [String], now: Double) -> Decision {
         var wait = 0.0
         for key in keys {
@@ -98,8 +105,8 @@ public final class RateLimiter: Sendable {
         return wait > 0 ? .limited(retryAfter: max(1, Int(wait.rounded(.up)))) : .allowed
     }
 
-    private func count(_ decision: Decision, subject: String?) -> Decision {
-        if decision != .allowed { (subject == nil ? refusedIP : refusedSubject).increment() }
+    private func count(_ decision: Decision, key: String) -> Decision {
+        if decision != .allowed { (key.hasPrefix("sub:") ? refusedSubject : refusedIP).increment() }
         return decision
     }
 
@@ -110,22 +117,19 @@ public final class RateLimiter: Sendable {
         if buckets.count > shardCapacity { buckets.removeAll(keepingCapacity: true) }
     }
 
-    /// GCRA over every key: ARGV now (ms), emission interval (ms), tolerance (ms = interval × burst). Returns 0 when
-    /// allowed (and records the request on every key), else the milliseconds to wait.
+    /// GCRA over KEYS[1]: ARGV emission interval (ms), tolerance (ms = interval × burst). The time is the Redis
+    /// server's (`TIME`), never a host's: monotonic clocks of two hosts start at their boots and do not agree.
+    /// Returns 0 when allowed (and records the request), else the milliseconds to wait.
     static let gcraScript = """
-        local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-        local wait, next = 0, {}
-        for i, key in ipairs(KEYS) do
-          local tat = tonumber(redis.call('GET', key)) or now
-          if tat < now then tat = now end
-          next[i] = tat + interval
-          local over = next[i] - now - tolerance
-          if over > wait then wait = over end
-        end
-        if wait > 0 then return math.ceil(wait) end
-        for i, key in ipairs(KEYS) do
-          redis.call('SET', key, string.format('%.0f', next[i]), 'PX', math.ceil(next[i] - now))
-        end
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local tat = tonumber(redis.call('GET', KEYS[1])) or now
+        if tat < now then tat = now end
+        local next = tat + interval
+        local over = next - now - tolerance
+        if over > 0 then return math.ceil(over) end
+        redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', math.ceil(next - now))
         return 0
         """
 }

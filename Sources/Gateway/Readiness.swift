@@ -3,22 +3,32 @@ public import Postgres
 public import RedisClient
 import Synchronization
 
-/// `/readyz`: every Redis node answers PING and Postgres answers `SELECT 1`. The answer is reused for a second, so
-/// probes and load balancers cannot turn it into load on either server.
+/// `/readyz`: every Redis node answers PING, Postgres answers `SELECT 1`, and the revocation list has loaded at
+/// least once (an instance that never read it would serve revoked tokens and taken-down videos). The answer is
+/// reused for a second, so probes and load balancers cannot turn it into load on either server.
 public final class Readiness: Sendable {
     public struct Status: Sendable {
         public var redis: Bool
         public var postgres: Bool
-        public var ready: Bool { redis && postgres }
+        /// The revocation list has loaded (true when this process serves no viewers).
+        public var revocations: Bool = true
+        public var ready: Bool { redis && postgres && revocations }
+
+        /// The body both listeners answer.
+        public var text: String {
+            "redis: \(redis ? "up" : "down")\npostgres: \(postgres ? "up" : "down")\n" + (revocations ? "" : "revocations: not loaded\n")
+        }
     }
 
     private let redis: RedisClient
     private let postgres: PostgresClient
+    private let revocations: Revocations?
     private let cached = Mutex<(status: Status, at: NIODeadline)?>(nil)
 
-    public init(redis: RedisClient, postgres: PostgresClient) {
+    public init(redis: RedisClient, postgres: PostgresClient, revocations: Revocations? = nil) {
         self.redis = redis
         self.postgres = postgres
+        self.revocations = revocations
     }
 
     public func check(on loop: any EventLoop) -> EventLoopFuture<Status> {
@@ -30,7 +40,7 @@ public final class Readiness: Sendable {
             try connection.query("SELECT 1").rows.count == 1
         }.recover { _ in false }
         return redisOK.and(postgresOK).map { redis, postgres in
-            let status = Status(redis: redis, postgres: postgres)
+            let status = Status(redis: redis, postgres: postgres, revocations: self.revocations?.hasLoaded ?? true)
             self.cached.withLock { $0 = (status, .now()) }
             return status
         }

@@ -11,6 +11,10 @@ public import ViewerAuth
 /// version every `pollInterval` (one GET) and reloads the list from Postgres when it changes, so a revocation
 /// made through any instance is in force on all of them within `pollInterval` plus a query. With Redis down,
 /// instances reload from Postgres every `pollInterval` instead; with both down, the last list stays in force.
+///
+/// Fails closed: until the list has loaded once (Postgres down when the process started), `hasLoaded` is false,
+/// `/readyz` answers 503 and the edge answers 503 instead of any redirect, since it cannot tell a revoked token or
+/// a taken-down video from a good one.
 public final class Revocations: Service, Sendable {
     struct Snapshot: Sendable {
         /// value → until (Unix seconds; `Int64.max` for ever), per kind.
@@ -31,6 +35,7 @@ public final class Revocations: Service, Sendable {
     private let snapshot = Mutex(Snapshot())
     /// Lets the hot path skip the lock while nothing is revoked (the usual case).
     private let hasAny = Atomic<Bool>(false)
+    private let loaded = Atomic<Bool>(false)
     private let lastVersion = Mutex<RESPValue?>(nil)
     private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -42,6 +47,9 @@ public final class Revocations: Service, Sendable {
     }
 
     // MARK: hot path
+
+    /// Whether the list has been read from Postgres at least once.
+    public var hasLoaded: Bool { loaded.load(ordering: .acquiring) }
 
     /// True when the token's `jti` or `sub` is revoked now.
     public func revokes(_ grant: ViewerGrant, now: Int64) -> Bool {
@@ -101,6 +109,7 @@ public final class Revocations: Service, Sendable {
         let empty = next.isEmpty
         snapshot.withLock { $0 = next }
         hasAny.store(!empty, ordering: .relaxed)
+        loaded.store(true, ordering: .releasing)
     }
 
     /// One poll: reload when Redis's version moved (or Redis cannot say).

@@ -137,15 +137,7 @@ public final class ShareLinks: Sendable {
         }.recover { _ in .unavailable }
     }
 
-    /// Whether a `max_uses` share has a use left, without taking it (HEAD): read from Postgres.
-    func hasUsesLeft(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
-        store.record(code, on: loop).hop(to: loop).map { found -> Bool? in
-            guard let found else { return false }
-            return found.record.maxUses.map { found.uses < $0 } ?? true
-        }.recover { _ in nil }
-    }
-
-    /// Takes one use (GET of a `max_uses` share); nil when the database could not answer.
+    /// Takes one use (GET or HEAD of a `max_uses` share); nil when the database could not answer.
     func consume(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
         store.consume(code, on: loop).hop(to: loop).map { Optional($0) }.recover { _ in nil }
     }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ViewerAuth
 
 /// Verified viewer tokens of one event loop, so a player repeating its token pays one signature check.
@@ -5,8 +10,8 @@ import ViewerAuth
 /// Found by the first 16 bytes of the token's signature segment, held inline in the table: probing compares two
 /// integers, where a string key read another token's bytes from the heap at every probe (under load with 10,000
 /// tokens, `perf` put this lookup at 4.5 % of the gateway's samples, against 5.7 % with the string key). A
-/// signature is unpredictable, so its prefix spreads the keys; the whole token is still compared on a hit, so a
-/// cached grant is only ever returned for the exact bytes that were verified. Entries leave at `exp` (plus the
+/// signature is unpredictable, so its prefix spreads the keys; the whole token is still compared, byte for byte, on a
+/// hit, so a cached grant is only ever returned for the exact bytes that were verified. Entries leave at `exp` (plus the
 /// verifier's leeway) and the cache is bounded.
 ///
 /// When full, expired entries are swept (at most every 10 s), and then one entry leaves per new one, in table
@@ -60,7 +65,20 @@ final class TokenCache {
             entries[key] = nil
             return nil
         }
-        return entry.token[...] == token ? entry.grant : nil
+        return Self.sameBytes(entry.token[...], token) ? entry.grant : nil
+    }
+
+    /// Byte equality. `String ==` is Unicode canonical equivalence: a token with U+212A KELVIN SIGN where the
+    /// verified one had `K` would compare equal and be served the genuine token's grant.
+    static func sameBytes(_ a: Substring, _ b: Substring) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let compared = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right in
+                left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
+            }
+        }
+        if let compared, let compared { return compared }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// `token` is the request's copy of the verified token.

@@ -2,6 +2,7 @@
 import NIOCore
 import Testing
 import ViewerAuth
+import Foundation
 
 /// The per-loop caches behind `/v`: verified tokens (`TokenCache`) and records (`LocalCache`).
 @Suite struct EdgeCacheTests {
@@ -24,6 +25,19 @@ import ViewerAuth
         #expect(cache.grant(for: collided[...], signature: Self.signature(of: collided), now: 1_000) == nil)
         // The genuine token is still served after both misses.
         #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_029) == Self.grant)
+    }
+
+    /// `String ==` is canonical equivalence: U+212A KELVIN SIGN equals `K`. A token that differs from the verified
+    /// one only by such a substitution (same signature, so the same key) must miss the cache.
+    @Test func cachedTokensAreComparedByBytesNotByUnicodeEquivalence() {
+        let cache = TokenCache(capacity: 10)
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJ2aWQiOiJ2aWQtMSJ9K.SIGNATURE-0123456789abcdefXYZ"
+        cache.store(Self.grant, token: token, validUntil: 2_030, now: 1_000)
+        let kelvin = token.replacingOccurrences(of: "J9K.", with: "J9\u{212A}.")
+        #expect(kelvin.utf8.count == token.utf8.count + 2, "other bytes")
+        #expect(kelvin == token, "yet Swift's String == calls them equal, which was the hole")
+        #expect(cache.grant(for: kelvin[...], signature: Self.signature(of: kelvin), now: 1_000) == nil)
+        #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_000) == Self.grant)
     }
 
     @Test func tokensLeaveAtTheirExpiry() {
