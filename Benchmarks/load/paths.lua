@@ -1,5 +1,6 @@
 -- wrk script for Benchmarks/load/run: GET requests spread over the paths of a file, one path a line
--- (each a /v/{id}?token=JWT, or an nginx /r/… or /s/…?md5=…&expires=… link), in file order, round robin.
+-- (each a /v/{id}?token=JWT, or an nginx /r/… or /s/…?md5=…&expires=… link), in file order, round robin; a line
+-- may add headers after a tab (`PATH<TAB>X-Forwarded-For: 198.18.0.1`).
 --
 --   WRK_PATHS=file [WRK_JSON=out.json] [WRK_EXPECT=302] wrk -t1 -c64 -d10s --latency -s paths.lua http://127.0.0.1:18080
 --
@@ -29,8 +30,12 @@ function init(args)
   if not paths_file then error("WRK_PATHS is not set") end
   for line in io.lines(paths_file) do
     if #line > 0 then
+      -- A line may carry headers after the path: PATH<TAB>Name: value<TAB>Name: value
+      local path, rest = string.match(line, "^([^\t]*)\t?(.*)$")
+      local headers = {}
+      for name, value in string.gmatch(rest, "([^\t:]+):%s*([^\t]*)") do headers[name] = value end
       count = count + 1
-      requests[count] = wrk.format("GET", line) -- formatted once; request() only picks one
+      requests[count] = wrk.format("GET", path, headers) -- formatted once; request() only picks one
     end
   end
   if count == 0 then error("no paths in " .. paths_file) end

@@ -36,15 +36,16 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
             signature: request.headers[values: HTTPField.Name("X-Fal-Webhook-Signature")!].first)
         let verdict: Result<Void, WebhookRejection>
         do {
-            verdict = try await verifier.verify(headers, body: body, now: Int64(Date().timeIntervalSince1970))
+            verdict = try await verifier.verifySender(headers, body: body, now: Int64(Date().timeIntervalSince1970))
         } catch {
             // fal's keys could not be loaded: ask fal to retry rather than refuse for good.
             metrics.count("keys_unavailable")
             throw ProblemError.unavailable("fal's signing keys are unavailable.")
         }
         if case .failure(let rejection) = verdict {
-            metrics.count("bad_signature")
-            throw ProblemError(.unauthorized, code: rejection.code, detail: rejection.detail)
+            // Refused before the body is parsed: nothing is stored and nothing is fetched.
+            metrics.count(rejection.status == 403 ? "unknown_sender" : "bad_signature")
+            throw ProblemError(.init(code: rejection.status), code: rejection.code, detail: rejection.detail)
         }
         let payload: FalWebhookPayload
         switch FalWebhookPayload.parse(body) {

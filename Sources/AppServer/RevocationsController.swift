@@ -10,7 +10,8 @@ struct RevocationsController<Context: RequestContext>: Sendable {
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.post("revocations", use: add)
-        group.delete("revocations/{kind}/{value}", use: remove)
+        // `**`: a value may hold `/` (sent as is or as %2F); every segment is percent-decoded.
+        group.delete("revocations/{kind}/**", use: remove)
     }
 
     @Sendable func add(request: Request, context: Context) async throws -> Response {
@@ -56,13 +57,39 @@ struct RevocationsController<Context: RequestContext>: Sendable {
         guard let kind = context.parameters.get("kind").flatMap(Revocation.Kind.init(rawValue:)) else {
             throw ProblemError.notFound("Revocations are under /v1/revocations/jti, /sub or /request_id.")
         }
-        let value = context.parameters.get("value") ?? ""
+        let raw = context.parameters.getCatchAll().joined(separator: "/")
+        guard let value = Self.percentDecoded(raw), (1...256).contains(value.utf8.count) else {
+            throw ProblemError.badRequest("The value must be 1 to 256 bytes, percent-encoded as a URL path.")
+        }
         do {
             _ = try await revocations.remove(kind, value: value)
         } catch {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         return Response(status: .noContent)
+    }
+
+    /// RFC 3986 percent-decoding, strictly: a `%` not followed by two hex digits, or bytes that are not UTF-8, is nil.
+    static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        func hex(_ byte: UInt8?) -> UInt8? {
+            switch byte {
+            case let b? where (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b): b - UInt8(ascii: "0")
+            case let b? where (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b): b - UInt8(ascii: "a") + 10
+            case let b? where (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b): b - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = hex(iterator.next()), let low = hex(iterator.next()) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`: the shape only; PostgreSQL checks the values.

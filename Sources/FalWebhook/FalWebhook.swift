@@ -11,6 +11,7 @@ public struct WebhookRejection: Error, Sendable, Equatable, CustomStringConverti
 
     public static func unauthorized(_ detail: String) -> WebhookRejection { WebhookRejection(status: 401, code: "bad-signature", detail: detail) }
     public static func badRequest(_ detail: String) -> WebhookRejection { WebhookRejection(status: 400, code: "bad-webhook", detail: detail) }
+    public static func unknownSender(_ detail: String) -> WebhookRejection { WebhookRejection(status: 403, code: "unknown-sender", detail: detail) }
 }
 
 /// The signature headers of a fal webhook delivery.
@@ -49,23 +50,34 @@ public enum FalSignature {
     public static func check(
         _ headers: FalWebhookHeaders, body: [UInt8], now: Int64, tolerance: Int64 = 300, keys: [Ed25519PublicKey]
     ) -> Outcome {
+        if let rejection = precheck(headers, now: now, tolerance: tolerance) { return .rejected(rejection) }
         guard let requestID = headers.requestID, let userID = headers.userID, let timestamp = headers.timestamp,
-            let signatureHex = headers.signature
+            let signature = headers.signature.flatMap(Hex.decode)
         else {
             return .rejected(.unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature"))
+        }
+        let message = signedBytes(requestID: requestID, userID: userID, timestamp: timestamp, body: body)
+        return keys.contains(where: { $0.isValidSignature(signature, for: message) }) ? .valid : .unknownSignature
+    }
+
+    /// What can be refused without fal's keys: missing headers, a stale or unreadable timestamp, a signature that is
+    /// not 64 bytes of hex. Checked before any key is fetched, so junk requests never reach fal's key endpoint.
+    public static func precheck(_ headers: FalWebhookHeaders, now: Int64, tolerance: Int64 = 300) -> WebhookRejection? {
+        guard headers.requestID != nil, headers.userID != nil, let timestamp = headers.timestamp, let signatureHex = headers.signature
+        else {
+            return .unauthorized("missing X-Fal-Webhook-Request-Id, -User-Id, -Timestamp or -Signature")
         }
         // Overflow-safe: a timestamp near Int64.min made `now - seconds` trap (found by FuzzWebhook), which would
         // have let anyone crash the process with one header.
         guard let seconds = Int64(timestamp), case let (difference, overflow) = now.subtractingReportingOverflow(seconds), !overflow,
             difference.magnitude <= tolerance.magnitude
         else {
-            return .rejected(.unauthorized("timestamp outside ±\(tolerance) s"))
+            return .unauthorized("timestamp outside ±\(tolerance) s")
         }
         guard let signature = Hex.decode(signatureHex), signature.count == 64 else {
-            return .rejected(.unauthorized("signature is not 64 bytes of hex"))
+            return .unauthorized("signature is not 64 bytes of hex")
         }
-        let message = signedBytes(requestID: requestID, userID: userID, timestamp: timestamp, body: body)
-        return keys.contains(where: { $0.isValidSignature(signature, for: message) }) ? .valid : .unknownSignature
+        return nil
     }
 }
 

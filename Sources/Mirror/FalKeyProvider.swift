@@ -20,10 +20,21 @@ public final class FalKeyProvider: Sendable {
     let source: Source
     let httpClient: HTTPClient?
     let logger: Logger
-    private let cache = Mutex<(keys: [Ed25519PublicKey], fetched: ContinuousClock.Instant)?>(nil)
+    private struct State {
+        var keys: [Ed25519PublicKey]?
+        var fetched: ContinuousClock.Instant?
+        /// The one load in progress: concurrent callers wait for it rather than start their own (single flight).
+        var inFlight: Task<[Ed25519PublicKey], any Error>?
+        /// The last failed load: for `failureBackoff` after it, callers fail at once instead of fetching again,
+        /// so a failing key endpoint is not hammered by a stream of webhooks.
+        var failure: (at: ContinuousClock.Instant, message: String)?
+    }
+
+    private let state = Mutex(State())
     private let lastForcedRefresh = Mutex<ContinuousClock.Instant?>(nil)
     static let maximumAge: Duration = .seconds(24 * 3600)
     static let minimumRefreshInterval: Duration = .seconds(60)
+    static let failureBackoff: Duration = .seconds(5)
 
     public init(source: Source, httpClient: HTTPClient?, logger: Logger) {
         self.source = source
@@ -33,7 +44,11 @@ public final class FalKeyProvider: Sendable {
 
     /// The cached keys, loading them when absent or older than a day.
     public func keys() async throws -> [Ed25519PublicKey] {
-        if let cached = cache.withLock({ $0 }), ContinuousClock.now - cached.fetched < Self.maximumAge { return cached.keys }
+        let cached = state.withLock { state -> [Ed25519PublicKey]? in
+            guard let keys = state.keys, let fetched = state.fetched, ContinuousClock.now - fetched < Self.maximumAge else { return nil }
+            return keys
+        }
+        if let cached { return cached }
         return try await load()
     }
 
@@ -49,20 +64,46 @@ public final class FalKeyProvider: Sendable {
         return try await load()
     }
 
+    /// Joins the load in progress, or starts one; fails at once within `failureBackoff` of a failed load.
     private func load() async throws -> [Ed25519PublicKey] {
-        let document: Data
+        let task = try state.withLock { state throws(MirrorError) -> Task<[Ed25519PublicKey], any Error> in
+            if let inFlight = state.inFlight { return inFlight }
+            if let failure = state.failure, ContinuousClock.now - failure.at < Self.failureBackoff {
+                throw MirrorError(.sourceUnavailable, permanent: false, "fal's keys could not be loaded moments ago: \(failure.message)")
+            }
+            let task = Task { try await self.fetchAndRemember() }
+            state.inFlight = task
+            return task
+        }
+        return try await task.value
+    }
+
+    private func fetchAndRemember() async throws -> [Ed25519PublicKey] {
+        do {
+            let keys = try Self.parse(try await document())
+            state.withLock { state in
+                state = State(keys: keys, fetched: .now, inFlight: nil, failure: nil)
+            }
+            return keys
+        } catch {
+            state.withLock { state in
+                state.inFlight = nil
+                state.failure = (.now, "\(error)")
+            }
+            throw error
+        }
+    }
+
+    private func document() async throws -> Data {
         switch source {
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw MirrorError(.storage, permanent: false, "cannot read FAL_JWKS_FILE \(path)")
             }
-            document = data
+            return data
         case .urls(let urls):
-            document = try await fetch(urls)
+            return try await fetch(urls)
         }
-        let keys = try Self.parse(document)
-        cache.withLock { $0 = (keys, .now) }
-        return keys
     }
 
     private func fetch(_ urls: [String]) async throws -> Data {

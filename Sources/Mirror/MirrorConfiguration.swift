@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+public import Gateway
 import NIOCore
 
 /// Settings of the webhook intake and the mirror worker, with CONTRACT's defaults.
@@ -37,41 +38,6 @@ public struct MirrorConfiguration: Sendable {
         let base = initialBackoff * Double(1 << min(attempt - 1, 20))
         return min(maximumBackoff, base * Double.random(in: 0.8...1.2))
     }
-}
-
-/// An allow-list entry: `fal.media`, `*.fal.media`, `127.0.0.1:8443`, `::1`, `[::1]:8443`.
-public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
-    public let host: String
-    public let wildcard: Bool
-    public let port: Int?
-
-    public init?(_ text: String) {
-        var rest = Substring(text.lowercased())
-        guard !rest.isEmpty else { return nil }
-        wildcard = rest.hasPrefix("*.")
-        if wildcard { rest = rest.dropFirst(2) }
-        var port: Int?
-        // A bare IPv6 literal (`::1`, `2001:db8::10`) has several colons and no port; with a port it is bracketed.
-        let bareIPv6 = !rest.hasPrefix("[") && rest.filter { $0 == ":" }.count > 1
-        if !bareIPv6, let colon = rest.lastIndex(of: ":"), !rest.hasPrefix("[") || rest[..<colon].hasSuffix("]") {
-            guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else { return nil }
-            port = value
-            rest = rest[..<colon]
-        }
-        if rest.hasPrefix("[") && rest.hasSuffix("]") { rest = rest.dropFirst().dropLast() }
-        guard !rest.isEmpty, !rest.contains("/"), !rest.contains("*") else { return nil }
-        host = String(rest)
-        self.port = port
-    }
-
-    /// `host` is lowercase; `port` is the URL's effective port.
-    public func matches(host candidate: String, port candidatePort: Int) -> Bool {
-        if let port, port != candidatePort { return false }
-        if wildcard { return candidate.hasSuffix("." + host) }
-        return candidate == host
-    }
-
-    public var description: String { (wildcard ? "*." : "") + host + (port.map { ":\($0)" } ?? "") }
 }
 
 extension HTTPClient.Configuration {

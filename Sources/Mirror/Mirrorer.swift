@@ -65,6 +65,7 @@ public struct Mirrorer: Sendable {
 
     public func mirror(_ job: MirrorJob) async throws -> MirroredObject {
         var target = try policy.check(job.sourceURL)
+        try await policy.resolve(target)
         var response = try await fetch(target.url)
         var hops = 0
         while (300..<400).contains(Int(response.status.code)) {
@@ -75,6 +76,7 @@ public struct Mirrorer: Sendable {
                 throw MirrorError(.sourceRefused, permanent: true, "redirect without a usable Location, or more than 5 redirects")
             }
             target = try policy.check(next.absoluteString)
+            try await policy.resolve(target)
             response = try await fetch(target.url)
         }
         switch response.status.code {

@@ -1,7 +1,21 @@
 public import Foundation
+public import Gateway
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// Decides which URLs the mirror may fetch: https (or http to 127.0.0.0/8 in test mode), a host on the
-/// allow-list, and never an address in loopback, private or link-local ranges in production mode.
+/// Decides which URLs the mirror may fetch: https (or http to 127.0.0.0/8 in test mode), a host on the allow-list
+/// read strictly (`URLAuthority`: no userinfo, no `%`, only letters, digits, `-` and `.` or an IP literal), and
+/// never an internal address (`IPAddress.isInternal`) — neither as a literal nor as any address the name resolves
+/// to, checked just before each connection (DNS rebinding: a name on the allow-list that resolves to 127.0.0.1 or
+/// 169.254.169.254 is refused).
+///
+/// What remains: the HTTP client resolves the name again when it connects, so a resolver that answers differently
+/// within those milliseconds could still steer it. Pinning the checked address would need a resolver hook that
+/// AsyncHTTPClient does not offer; the allow-list (fal's own domains by default) is the first line.
 public struct SourcePolicy: Sendable {
     public let configuration: MirrorConfiguration
 
@@ -11,60 +25,92 @@ public struct SourcePolicy: Sendable {
         public let url: URL
         public let host: String
         public let port: Int
+        /// Test mode's http to a loopback literal: not resolved or checked further.
+        let insecureLoopback: Bool
     }
 
-    /// The parsed URL, or a permanent `sourceNotAllowed` error naming why.
+    /// The parsed URL, or a permanent `sourceNotAllowed` error naming why. No I/O: `resolve` checks the addresses.
     public func check(_ text: String) throws(MirrorError) -> Target {
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-            let host = components.host?.lowercased(), !host.isEmpty, let url = components.url
+        guard let authority = URLAuthority(text) else {
+            throw MirrorError(.sourceNotAllowed, permanent: true, "not an http(s) URL with a plain host (no credentials, no %, letters, digits, - and . only)")
+        }
+        guard let components = URLComponents(string: text), let url = components.url,
+            components.host.map({ $0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }) == authority.host,
+            components.user == nil, components.password == nil
         else {
             throw MirrorError(.sourceNotAllowed, permanent: true, "not an absolute URL")
         }
-        let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        let port = components.port ?? (scheme == "https" ? 443 : 80)
-        let isLoopback = Self.isLoopbackV4(bareHost)
-        switch scheme {
+        let literal = IPAddress(authority.host)
+        let isLoopback = literal.map { !$0.isV6 && $0.bytes[0] == 127 } ?? false
+        let insecureLoopback = configuration.allowInsecureLocalhost && isLoopback
+        switch authority.scheme {
         case "https":
             break
-        case "http" where configuration.allowInsecureLocalhost && isLoopback:
+        case "http" where insecureLoopback:
             break
         default:
-            throw MirrorError(.sourceNotAllowed, permanent: true, "scheme \(scheme) is not allowed (https only)")
+            throw MirrorError(.sourceNotAllowed, permanent: true, "scheme \(authority.scheme) is not allowed (https only)")
         }
-        guard components.user == nil, components.password == nil else {
-            throw MirrorError(.sourceNotAllowed, permanent: true, "URLs with credentials are not allowed")
+        guard configuration.allowedHosts.contains(where: { $0.matches(host: authority.host, port: authority.port) }) else {
+            throw MirrorError(.sourceNotAllowed, permanent: true, "host \(authority.host) is not in MIRROR_ALLOWED_HOSTS")
         }
-        guard configuration.allowedHosts.contains(where: { $0.matches(host: bareHost, port: port) }) else {
-            throw MirrorError(.sourceNotAllowed, permanent: true, "host \(bareHost) is not in MIRROR_ALLOWED_HOSTS")
+        if authority.host == "localhost" || authority.host.hasSuffix(".localhost") {
+            throw MirrorError(.sourceNotAllowed, permanent: true, "host \(authority.host) is loopback")
         }
-        if Self.isInternal(bareHost) && !(configuration.allowInsecureLocalhost && isLoopback) {
-            throw MirrorError(.sourceNotAllowed, permanent: true, "address \(bareHost) is loopback, private or link-local")
+        if let literal, literal.isInternal, !insecureLoopback {
+            throw MirrorError(.sourceNotAllowed, permanent: true, "address \(authority.host) is loopback, private or link-local")
         }
-        return Target(url: url, host: bareHost, port: port)
+        return Target(url: url, host: authority.host, port: authority.port, insecureLoopback: insecureLoopback)
     }
 
-    static func ipv4(_ host: String) -> [UInt8]? {
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        let octets = parts.compactMap { UInt8($0) }
-        return octets.count == 4 ? octets : nil
+    /// Resolves the target's host (off the event loops) and refuses it when any of its addresses is internal.
+    public func resolve(_ target: Target) async throws(MirrorError) {
+        if target.insecureLoopback || IPAddress(target.host) != nil { return }
+        let host = target.host
+        let addresses: [IPAddress]
+        do {
+            addresses = try await NIOThreadPool.singleton.runIfActive { try Self.addresses(of: host) }
+        } catch let error as MirrorError {
+            throw error
+        } catch {
+            throw MirrorError(.sourceUnavailable, permanent: false, "cannot resolve \(host): \(error)")
+        }
+        if let inside = addresses.first(where: \.isInternal) {
+            throw MirrorError(.sourceNotAllowed, permanent: true, "host \(host) resolves to \(inside), an internal address")
+        }
     }
 
-    static func isLoopbackV4(_ host: String) -> Bool { ipv4(host)?.first == 127 }
-
-    /// Loopback, RFC 1918, link-local (cloud metadata lives at 169.254.169.254), CGNAT, unspecified, and the
-    /// IPv6 equivalents; `localhost` names too.
-    static func isInternal(_ host: String) -> Bool {
-        if host == "localhost" || host.hasSuffix(".localhost") { return true }
-        if let o = ipv4(host) {
-            return o[0] == 127 || o[0] == 10 || o[0] == 0 || (o[0] == 172 && (16...31).contains(o[1])) || (o[0] == 192 && o[1] == 168)
-                || (o[0] == 169 && o[1] == 254) || (o[0] == 100 && (64...127).contains(o[1]))
+    /// Every address `getaddrinfo` gives for `host` (blocking).
+    static func addresses(of host: String) throws -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        guard status == 0, let first = list else {
+            throw MirrorError(.sourceUnavailable, permanent: false, "cannot resolve \(host): \(String(cString: gai_strerror(status)))")
         }
-        if host.contains(":") {
-            let lower = host.lowercased()
-            return lower == "::1" || lower == "::" || lower.hasPrefix("fe8") || lower.hasPrefix("fe9") || lower.hasPrefix("fea")
-                || lower.hasPrefix("feb") || lower.hasPrefix("fc") || lower.hasPrefix("fd") || lower.hasPrefix("::ffff:")
+        defer { freeaddrinfo(first) }
+        var result: [IPAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if let address = entry.pointee.ai_addr {
+                switch Int32(address.pointee.sa_family) {
+                case AF_INET:
+                    address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                        var raw = v4.pointee.sin_addr
+                        if let ip = IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) }) { result.append(ip) }
+                    }
+                case AF_INET6:
+                    address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                        var raw = v6.pointee.sin6_addr
+                        if let ip = IPAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) }) { result.append(ip) }
+                    }
+                default: break
+                }
+            }
+            cursor = entry.pointee.ai_next
         }
-        return false
+        guard !result.isEmpty else { throw MirrorError(.sourceUnavailable, permanent: false, "\(host) has no address") }
+        return result
     }
 }

@@ -99,7 +99,13 @@ public struct MirrorJobStore: Sendable {
         WHERE request_id = $1 AND locked_by = $2
         """
 
-    static let recordAttempt = "UPDATE generations SET attempts = $2::int, last_error = $3, updated_at = now() WHERE request_id = $1"
+    /// Only the lease holder records its attempt: a worker that lost its lease must not write its error onto a row
+    /// another worker has since completed.
+    static let recordAttempt = """
+        UPDATE generations SET attempts = $2::int, last_error = $3, updated_at = now()
+        WHERE request_id = $1 AND status <> 'COMPLETED'
+          AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $4)
+        """
 
     static let failGeneration = """
         UPDATE generations SET status = 'FAILED', attempts = $2::int, last_error = $3, updated_at = now()
@@ -191,8 +197,9 @@ public struct MirrorJobStore: Sendable {
     /// A transient failure: try again after `delay` seconds.
     public func retryLater(_ job: MirrorJob, worker: String, delay: Double, error: String) async throws {
         try await client.withTransaction { connection in
+            // The attempt first: `retryLater` gives the lease up, which `recordAttempt` checks.
+            try connection.query(Self.recordAttempt, [job.requestID, String(job.attempts), error, worker])
             try connection.query(Self.retryLater, [job.requestID, worker, String(delay), error])
-            try connection.query(Self.recordAttempt, [job.requestID, String(job.attempts), error])
         }
     }
 

@@ -55,6 +55,9 @@ public struct UsherConfiguration: Sendable {
     public var mirror: MirrorConfiguration
     /// `FAL_JWKS_FILE`, else `FAL_JWKS_URL` [fal's URL, then its fallback].
     public var falKeys: FalKeyProvider.Source
+    /// `FAL_WEBHOOK_USER_IDS`, comma-separated: the fal accounts whose webhooks are accepted; unset: any verified
+    /// sender (warned at start).
+    public var falWebhookUserIDs: Set<String>?
 
     public init(environment: Environment, coreCount: Int) throws(ConfigurationError) {
         edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
@@ -108,6 +111,12 @@ public struct UsherConfiguration: Sendable {
         mirror.concurrency = try environment.integer("MIRROR_CONCURRENCY", default: 2, range: 1...64)
         mirror.leaseSeconds = try environment.integer("MIRROR_LEASE_SECONDS", default: 60, range: 3...3600)
         self.mirror = mirror
+        self.gateway.originFallbackHosts = mirror.allowedHosts
+        if let ids = environment["FAL_WEBHOOK_USER_IDS"] {
+            let list = ids.split(separator: ",").map { String($0).trimmed }.filter { !$0.isEmpty }
+            guard !list.isEmpty else { throw ConfigurationError("FAL_WEBHOOK_USER_IDS is set but names no fal user id") }
+            falWebhookUserIDs = Set(list)
+        }
         if let file = environment["FAL_JWKS_FILE"] {
             falKeys = .file(file)
         } else if let url = environment["FAL_JWKS_URL"] {

@@ -30,9 +30,13 @@ final class FalStandIn: Sendable {
         self.log = log
     }
 
-    static func start(mp4: Data) async throws -> FalStandIn {
+    static func start(mp4: Data, jwks: String = #"{"keys":[]}"#) async throws -> FalStandIn {
         let log = RequestLog()
         let router = Router()
+        router.get("jwks") { _, _ -> Response in
+            log.counts.withLock { $0["/jwks", default: 0] += 1 }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: jwks)))
+        }
         router.get("files/{name}") { request, context -> Response in
             let name = context.parameters.get("name") ?? "x"
             let path = "/files/\(name)"

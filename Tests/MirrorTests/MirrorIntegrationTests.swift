@@ -17,8 +17,8 @@ final class MirrorIntegrationTests: Sendable {
 
     init() async throws {
         mp4 = try Self.makeMP4()
-        fal = try await FalStandIn.start(mp4: mp4)
         signer = try FalSigner.make()
+        fal = try await FalStandIn.start(mp4: mp4, jwks: signer.jwks)
         jwksPath = FileManager.default.temporaryDirectory.appendingPathComponent("fal-jwks-\(UUID().uuidString).json").path
         try signer.jwks.write(toFile: jwksPath, atomically: true, encoding: .utf8)
     }

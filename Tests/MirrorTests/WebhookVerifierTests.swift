@@ -1,5 +1,6 @@
 import FalWebhook
 import Foundation
+import Gateway
 import Logging
 import Mirror
 import Testing
@@ -70,12 +71,51 @@ import UsherTestSupport
         ("https://v3.fal.media/files/a.mp4", true), ("https://fal.media/a", true), ("https://evilfal.media/a", false),
         ("http://v3.fal.media/a", false), ("https://127.0.0.1/a", false), ("https://169.254.169.254/latest", false),
         ("file:///etc/passwd", false), ("https://user:pw@v3.fal.media/a", false), ("gopher://fal.media/", false),
+        // Hosts that parsers read differently, and internal addresses in IPv6 dress.
+        ("https://v3.fal.media%2eevil.com/a", false), ("https://fal.media@evil.com/a", false), ("https://v3.fal.media%00/a", false),
+        ("https://v3_x.fal.media/a", false), ("https://[::ffff:127.0.0.1]/a", false), ("https://[::127.0.0.1]/a", false),
+        ("https://[0:0:0:0:0:0:0:1]/a", false), ("https://[64:ff9b::a9fe:a9fe]/a", false), ("https://[fe80::1%25lo]/a", false),
+        ("https://[64:ff9b::808:808]/a", true), ("https://V3.FAL.MEDIA/a", true),
     ])
     func sourcePolicyInProductionMode(url: String, allowed: Bool) {
         var configuration = MirrorConfiguration()
-        configuration.allowedHosts += [HostPattern("127.0.0.1")!, HostPattern("169.254.169.254")!]
+        configuration.allowedHosts += [
+            HostPattern("127.0.0.1")!, HostPattern("169.254.169.254")!, HostPattern("::ffff:127.0.0.1")!, HostPattern("::127.0.0.1")!,
+            HostPattern("0:0:0:0:0:0:0:1")!, HostPattern("64:ff9b::a9fe:a9fe")!, HostPattern("64:ff9b::808:808")!, HostPattern("fe80::1%25lo")!,
+        ]
         let policy = SourcePolicy(configuration: configuration)
         #expect(((try? policy.check(url)) != nil) == allowed, "\(url)")
+    }
+
+    /// Names on the allow-list are resolved before each fetch, and refused when any address is internal (a name
+    /// that points at 127.0.0.1 or at the cloud metadata address, the DNS-rebinding case).
+    @Test(arguments: [("localhost", "loopback"), ("0x7f.1", "internal"), ("2130706433", "internal"), ("127.1", "internal")])
+    func namesThatResolveInsideAreRefused(host: String, why: String) async throws {
+        var configuration = MirrorConfiguration()
+        configuration.allowedHosts = [HostPattern(host)!]
+        let policy = SourcePolicy(configuration: configuration)
+        do {
+            let target = try policy.check("https://\(host)/video.mp4")
+            try await policy.resolve(target)
+            Issue.record("\(host) was allowed")
+        } catch {
+            #expect(error.code == .sourceNotAllowed && error.permanent, "\(host): \(error)")
+            #expect("\(error)".contains(why), "\(error)")
+        }
+    }
+
+    @Test func internalAddressesInEveryForm() {
+        for inside in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "::", "::1",
+            "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::", "fe80::1", "fc00::1", "fd12::1", "ff02::1", "2001:db8::1",
+        ] {
+            #expect(IPAddress(inside)?.isInternal == true, "\(inside)")
+        }
+        for outside in ["8.8.8.8", "151.101.1.1", "2606:4700::1111", "64:ff9b::808:808", "::ffff:8.8.8.8", "2002:0808:0808::"] {
+            #expect(IPAddress(outside)?.isInternal == false, "\(outside)")
+        }
+        #expect(IPAddress("127.1") == nil && IPAddress("0x7f.0.0.1") == nil && IPAddress("fe80::1%lo") == nil)
     }
 
     @Test func hostPatterns() {
