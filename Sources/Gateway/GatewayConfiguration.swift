@@ -23,6 +23,12 @@ public struct GatewayConfiguration: Sendable {
     public var maximumHeadBytes: Int = 32 * 1024
     /// Header fields per request; more → 431. Default 100.
     public var maximumHeaderCount: Int = 100
+    /// Kernel send and receive buffer of each edge connection (`SO_SNDBUF`, `SO_RCVBUF`; the kernel doubles it).
+    /// The edge takes requests of a few hundred bytes and answers a few hundred: it needs no more, and a larger
+    /// buffer only lets a client that never reads its answers make the server answer (and the kernel hold) up to
+    /// the autotuned maximum — 4 MiB of answers per connection on Linux — before backpressure reaches the handler.
+    /// Default 64 KiB, like nginx's `listen … sndbuf=` / `rcvbuf=` when tuned for small responses.
+    public var socketBufferBytes: Int = 64 * 1024
     /// `USHER_HEADER_TIMEOUT`: a whole request (head and any body) must arrive within this of the connection
     /// opening or of the first byte of a later request, else the connection closes (slowloris, stalled bodies), on
     /// both listeners. The edge refuses any declared body at once (413). Default 10 s.
