@@ -118,7 +118,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.whenComplete { result in
                 let (handler, context) = bound.value
-                let reply = (try? result.get()) ?? .problem(.dependencyDown, extraHeaders: [("Retry-After", "2")])
+                let reply = (try? result.get()) ?? handler.service.dependencyDown
                 handler.answering = false
                 handler.write(reply, for: head, started: started, context: context)
                 handler.drain(context: context)

@@ -20,6 +20,8 @@ enum EdgeAnswer {
 protocol EdgeResponder: AnyObject, SendableMetatype {
     /// Whether answers depend on the client's address (rate limits): the handler reads it only then.
     var needsPeerAddress: Bool { get }
+    /// The answer when a waiting answer failed (a dependency did not answer in time).
+    var dependencyDown: EdgeReply { get }
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> EdgeAnswer
 }
 
@@ -53,6 +55,8 @@ public final class EdgeStandIn: EdgeResponder {
     public init() {}
 
     var needsPeerAddress: Bool { false }
+
+    var dependencyDown: EdgeReply { .problem(.dependencyDown, extraHeaders: [("Retry-After", "1")]) }
 
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> EdgeAnswer {
         if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }

@@ -198,7 +198,7 @@ public final class EdgeService: EdgeResponder, Sendable {
         return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false)
     }
 
-    private var dependencyDown: EdgeReply {
+    var dependencyDown: EdgeReply {
         .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
     }
 

@@ -69,7 +69,7 @@ public final class GenerationLookup: Sendable {
     /// The full chain below the in-process cache; completes on `loop`.
     public func resolve(_ id: String, on loop: any EventLoop) -> EventLoopFuture<LookupOutcome> {
         let key = DeliveryRecord.redisKey(id)
-        return redis.send([Array("GET".utf8), key], on: loop).flatMap { reply in
+        return redis.send(.get(key), on: loop).flatMap { reply in
             switch reply {
             case .bulk(let bytes):
                 if bytes == DeliveryRecord.absentMarker {
@@ -133,18 +133,15 @@ public final class GenerationLookup: Sendable {
         case .unavailable:
             return
         }
-        _ = redis.send(
-            [Array("SET".utf8), DeliveryRecord.redisKey(id), value, Array("EX".utf8), Array(String(ttl).utf8), Array("NX".utf8)], on: loop)
+        _ = redis.send(.set(DeliveryRecord.redisKey(id), value, expireSeconds: ttl, onlyIfAbsent: true), on: loop)
     }
 
     /// After a write: Redis gets the new record (or forgets the id) and every loop drops its copy.
     public func refresh(_ id: String, record: DeliveryRecord?) async {
         if let record {
-            _ = try? await redis.send([
-                Array("SET".utf8), DeliveryRecord.redisKey(id), record.redisValue, Array("EX".utf8), Array(String(configuration.positiveTTL).utf8),
-            ])
+            _ = try? await redis.send(.set(DeliveryRecord.redisKey(id), record.redisValue, expireSeconds: configuration.positiveTTL))
         } else {
-            _ = try? await redis.send([Array("DEL".utf8), DeliveryRecord.redisKey(id)])
+            _ = try? await redis.send(.delete(DeliveryRecord.redisKey(id)))
         }
         forgetLocally(id)
     }

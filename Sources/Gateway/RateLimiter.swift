@@ -66,10 +66,10 @@ public final class RateLimiter: Sendable {
         guard let redis else { return loop.makeSucceededFuture(count(takeLocally([key], now: now), key: key)) }
         let interval = 1000 / configuration.rate
         // One key per call, so the call goes to the node that owns that key (sharded or not).
-        return redis.eval(
+        let command = RedisCommand.eval(
             Self.gcraScript, keys: [Array("usher:rl:\(key)".utf8)],
-            arguments: [Array(String(interval).utf8), Array(String(interval * configuration.burst).utf8)], on: loop
-        ).map { reply -> Decision in
+            arguments: [Array(String(interval).utf8), Array(String(interval * configuration.burst).utf8)])
+        return redis.send(command, on: loop).map { reply -> Decision in
             guard case .integer(let waitMilliseconds) = reply else { return self.count(self.takeLocally([key], now: now), key: key) }
             let decision: Decision =
                 waitMilliseconds <= 0 ? .allowed : .limited(retryAfter: max(1, Int((Double(waitMilliseconds) / 1000).rounded(.up))))

@@ -85,7 +85,7 @@ public final class Revocations: Service, Sendable {
     /// from Postgres on their own schedule.
     private func announce() async {
         do {
-            _ = try await redis.send([Array("INCR".utf8), Self.versionKey]).orThrow()
+            _ = try await redis.send(.increment(Self.versionKey)).orThrow()
         } catch {
             logger.warning("revocation stored, but Redis could not announce it; instances fall back to polling Postgres", metadata: ["error": "\(error)"])
         }
@@ -116,7 +116,7 @@ public final class Revocations: Service, Sendable {
     func poll() async {
         let version: RESPValue?
         do {
-            version = try await redis.send([Array("GET".utf8), Self.versionKey]).orThrow()
+            version = try await redis.send(.get(Self.versionKey)).orThrow()
         } catch {
             version = nil
         }

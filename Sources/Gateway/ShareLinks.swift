@@ -114,7 +114,7 @@ public final class ShareLinks: Sendable {
 
     /// Redis, then Postgres (filling Redis); completes on `loop`.
     public func resolve(_ code: String, on loop: any EventLoop) -> EventLoopFuture<ShareOutcome> {
-        redis.send([Array("GET".utf8), Self.redisKey(code)], on: loop).flatMap { reply -> EventLoopFuture<ShareOutcome> in
+        redis.send(.get(Self.redisKey(code)), on: loop).flatMap { reply -> EventLoopFuture<ShareOutcome> in
             if case .bulk(let bytes) = reply {
                 if bytes == DeliveryRecord.absentMarker { return loop.makeSucceededFuture(.absent) }
                 if let record = ShareRecord(redisValue: bytes) { return loop.makeSucceededFuture(.found(record)) }
@@ -129,8 +129,7 @@ public final class ShareLinks: Sendable {
         store.record(code, on: loop).hop(to: loop).map { found in
             if fillRedis {
                 let command = found.map { Self.setCommand(code, $0.record, ttl: self.configuration.redisTTL, onlyIfAbsent: true) }
-                    ?? [Array("SET".utf8), Self.redisKey(code), DeliveryRecord.absentMarker, Array("EX".utf8),
-                        Array(String(self.configuration.negativeTTL).utf8), Array("NX".utf8)]
+                    ?? .set(Self.redisKey(code), DeliveryRecord.absentMarker, expireSeconds: self.configuration.negativeTTL, onlyIfAbsent: true)
                 _ = self.redis.send(command, on: loop)
             }
             return found.map { .found($0.record) } ?? .absent
@@ -144,10 +143,8 @@ public final class ShareLinks: Sendable {
 
     static func redisKey(_ code: String) -> [UInt8] { Array("usher:share:".utf8) + Array(code.utf8) }
 
-    static func setCommand(_ code: String, _ record: ShareRecord, ttl: Int, onlyIfAbsent: Bool) -> [[UInt8]] {
-        var command = [Array("SET".utf8), redisKey(code), record.redisValue, Array("EX".utf8), Array(String(ttl).utf8)]
-        if onlyIfAbsent { command.append(Array("NX".utf8)) }
-        return command
+    static func setCommand(_ code: String, _ record: ShareRecord, ttl: Int, onlyIfAbsent: Bool) -> RedisCommand {
+        .set(redisKey(code), record.redisValue, expireSeconds: ttl, onlyIfAbsent: onlyIfAbsent)
     }
 }
 

@@ -28,7 +28,12 @@ public struct Mirrorer: Sendable {
 
     /// The object key for a generation: `videos/{request_id}.{ext}`, so a retry overwrites rather than duplicates.
     public static func objectKey(requestID: String, contentType: String, sourcePath: String) -> String {
-        "videos/\(requestID).\(fileExtension(contentType: contentType, sourcePath: sourcePath))"
+        objectKey(requestID: requestID, extension: fileExtension(contentType: contentType, sourcePath: sourcePath))
+    }
+
+    /// The one place the object key's shape is written: `videos/{request_id}.{extension}` (CONTRACT § Worker).
+    static func objectKey(requestID: String, extension ext: String) -> String {
+        "videos/\(requestID).\(ext)"
     }
 
     static let extensions: [String: String] = [
@@ -96,7 +101,7 @@ public struct Mirrorer: Sendable {
         if let announced, let fileSize = job.fileSize, announced != fileSize {
             throw MirrorError(.sizeMismatch, permanent: true, "source sends \(announced) bytes, fal announced \(fileSize)")
         }
-        let key = "videos/\(job.requestID).\(ext)"
+        let key = Self.objectKey(requestID: job.requestID, extension: ext)
         // Checked inside `stream`, before the object is completed: a short or long body never lands in the bucket.
         let size = try await stream(response.body, to: key, contentType: contentType, expected: announced ?? job.fileSize)
         return MirroredObject(key: key, contentType: contentType, size: size)

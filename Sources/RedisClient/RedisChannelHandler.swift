@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One command in flight: its arguments going out, its promise waiting for the matching reply.
-struct RedisCommand {
+struct PendingCommand {
     let arguments: [[UInt8]]
     let promise: EventLoopPromise<RESPValue>
 }
@@ -14,7 +14,7 @@ struct RedisCommand {
 /// oldest command's deadline: scheduling and cancelling a timer per command cost more than the GET itself.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = RedisCommand
+    typealias OutboundIn = PendingCommand
     typealias OutboundOut = ByteBuffer
 
     private let reader = HiredisReader()

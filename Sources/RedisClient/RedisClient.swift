@@ -43,29 +43,25 @@ public final class RedisClient: Sendable {
         for shard in shards { shard.connect() }
     }
 
-    /// Sends a command whose first argument is its key (`GET`, `SET`, `DEL`, `INCR`, …) to the node owning that key
-    /// (`arguments[1]`; keyless commands go to the first node). Scripts go through `eval`, which routes by key. The future completes on `loop` when it is one of the group's.
-    public func send(_ arguments: [[UInt8]], on loop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
-        let shard = shards.count == 1 || arguments.count < 2 ? shards[0] : shards[Self.node(forKey: arguments[1], nodeCount: shards.count)]
-        return shard.send(arguments, on: loop)
+    /// Sends `command` to the node owning its routing key. The future completes on `loop` when it is one of the
+    /// group's (the edge's handlers get their reply on their own thread).
+    public func send(_ command: RedisCommand, on loop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
+        node(for: command).send(command.arguments, on: loop)
     }
 
-    /// `EVAL script numkeys keys… args…`, sent to the node owning `keys[0]`. A script must keep every key it touches
-    /// on that node: callers pass one key, or keys that share a hash tag.
-    public func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]], on loop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
-        let command = [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)] + keys + arguments
-        let shard = shards.count == 1 || keys.isEmpty ? shards[0] : shards[Self.node(forKey: keys[0], nodeCount: shards.count)]
-        return shard.send(command, on: loop)
+    public func send(_ command: RedisCommand) async throws -> RESPValue {
+        try await send(command, on: nil).get()
     }
 
-    public func send(_ arguments: [[UInt8]]) async throws -> RESPValue {
-        try await send(arguments, on: nil).get()
+    private func node(for command: RedisCommand) -> RedisNode {
+        guard shards.count > 1, let key = command.routingKey else { return shards[0] }
+        return shards[Self.node(forKey: key, nodeCount: shards.count)]
     }
 
     /// true when every node answers PING.
     public func pingAll(on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let replies = shards.map { shard in
-            shard.send([Array("PING".utf8)], on: loop).map { $0 == .simpleString("PONG") }.recover { _ in false }
+            shard.send(RedisCommand.ping.arguments, on: loop).map { $0 == .simpleString("PONG") }.recover { _ in false }
         }
         return EventLoopFuture.whenAllSucceed(replies, on: loop).map { $0.allSatisfy { $0 } }
     }

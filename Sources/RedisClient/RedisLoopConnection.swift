@@ -55,7 +55,7 @@ final class RedisLoopConnection: @unchecked Sendable {
     private func write(_ arguments: [[UInt8]], to channel: any Channel) -> EventLoopFuture<RESPValue> {
         // The channel's handler fails the command (and recycles the connection) if no reply comes in time.
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        channel.write(RedisCommand(arguments: arguments, promise: promise), promise: nil)
+        channel.write(PendingCommand(arguments: arguments, promise: promise), promise: nil)
         if !flushScheduled {
             flushScheduled = true
             eventLoop.execute {
@@ -123,7 +123,7 @@ final class RedisLoopConnection: @unchecked Sendable {
                     promise.fail(RedisError(.timeout, "no answer to \(String(decoding: step[0], as: UTF8.self))"))
                 }
                 promise.futureResult.whenComplete { _ in timeout.cancel() }
-                channel.writeAndFlush(RedisCommand(arguments: step, promise: promise), promise: nil)
+                channel.writeAndFlush(PendingCommand(arguments: step, promise: promise), promise: nil)
                 return promise.futureResult.flatMapThrowing { reply in
                     if case .error(let message) = reply {
                         // The message of a failed AUTH names no secret.

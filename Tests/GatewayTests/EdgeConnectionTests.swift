@@ -107,7 +107,7 @@ struct EdgeConnectionTests {
         let redis = try RedisClient(
             url: "redis://127.0.0.1:\(LocalStack.environment["REDIS_PORT"] ?? "6379")/1", group: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "test"))
-        _ = try await redis.send([Array("CLIENT".utf8), Array("PAUSE".utf8), Array("1500".utf8)])
+        _ = try await redis.send(.other([Array("CLIENT".utf8), Array("PAUSE".utf8), Array("1500".utf8)], routedBy: nil))
         let postgres = server.services.postgres
         let lock = Task {
             try await postgres.withTransaction { connection in

@@ -159,7 +159,7 @@ struct HostileClientTests {
         }
         #expect(statuses.filter { $0 == 429 }.count >= 34, "\(statuses)")
         #expect(statuses.filter { $0 == 401 }.count <= 6, "\(statuses)")
-        let bucket = try await server.services.redis.send([Array("PTTL".utf8), Array("usher:rl:ip:\(ip)".utf8)])
+        let bucket = try await server.services.redis.send(.timeToLive(Array("usher:rl:ip:\(ip)".utf8)))
         guard case .integer(let ttl) = bucket else {
             Issue.record("no bucket under the IP's key: \(bucket)")
             return
@@ -187,7 +187,7 @@ struct HostileClientTests {
             let key = Array("usher:rl:ip:\(ip)".utf8)
             let owner = RedisClient.node(forKey: key, nodeCount: 2)
             perNode[owner] += 1
-            if try await databases[owner].send([Array("EXISTS".utf8), key]) == .integer(1) { onOwner += 1 }
+            if try await databases[owner].send(.exists(key)) == .integer(1) { onOwner += 1 }
         }
         for database in databases { await database.shutdown() }
         let ips = perNode.reduce(0, +)

@@ -19,9 +19,9 @@ struct RedisClientTests {
         let loop = server.services.group.next()
 
         let started = Date()
-        let first = client.send([Array("GET".utf8), Array("a".utf8)], on: loop)
+        let first = client.send(.get(Array("a".utf8)), on: loop)
         try await Task.sleep(for: .milliseconds(100))
-        let second = client.send([Array("GET".utf8), Array("b".utf8)], on: loop)
+        let second = client.send(.get(Array("b".utf8)), on: loop)
         for command in [first, second] {
             await #expect(throws: RedisError.self) { try await command.get() }
             do {
@@ -45,7 +45,7 @@ struct RedisClientTests {
         // Commands spread over ~1.5 s, so the timer fires many times with an answered command at the head.
         var failures = 0
         for round in 0..<30 {
-            let batch = (0..<20).map { client.send([Array("PING".utf8), Array("r\(round)-\($0)".utf8)], on: loop) }
+            let batch = (0..<20).map { client.send(.other([Array("PING".utf8), Array("r\(round)-\($0)".utf8)], routedBy: nil), on: loop) }
             for command in batch {
                 do { _ = try await command.get() } catch { failures += 1 }
             }

@@ -42,6 +42,19 @@ struct RedisShardingTests {
         }
     }
 
+    /// The node is chosen by the key a command names, never by an argument's position (EVAL's second argument is its
+    /// script: routing by it sent every rate-limit bucket to one node).
+    @Test func commandsNameTheKeyTheyAreRoutedBy() {
+        let key = Array("usher:rl:ip:203.0.113.7".utf8)
+        let eval = RedisCommand.eval("return 1", keys: [key], arguments: [Array("10".utf8)])
+        #expect(eval.routingKey == key)
+        #expect(eval.arguments.map { String(decoding: $0, as: UTF8.self) } == ["EVAL", "return 1", "1", "usher:rl:ip:203.0.113.7", "10"])
+        let set = RedisCommand.set(key, Array("v".utf8), expireSeconds: 5, onlyIfAbsent: true)
+        #expect(set.arguments.map { String(decoding: $0, as: UTF8.self) } == ["SET", "usher:rl:ip:203.0.113.7", "v", "EX", "5", "NX"])
+        #expect(set.routingKey == key && RedisCommand.get(key).routingKey == key && RedisCommand.delete(key).routingKey == key)
+        #expect(RedisCommand.ping.routingKey == nil)
+    }
+
     @Test func redisURLListsSeveralNodes() throws {
         let nodes = try RedisClient.configurations(url: "redis://a:6379/0, redis://:pw@b:6380/2")
         #expect(nodes.map(\.description) == ["redis://a:6379/0", "redis://b:6380/2"])
@@ -77,7 +90,7 @@ struct RedisShardingTests {
             let key = Array("usher:gen:\(id)".utf8)
             let owner = RedisClient.node(forKey: key, nodeCount: 2)
             for (index, client) in direct.enumerated() {
-                let reply = try await client.send([Array("EXISTS".utf8), key])
+                let reply = try await client.send(.exists(key))
                 #expect(reply == .integer(index == owner ? 1 : 0), "\(id) on node \(index)")
             }
             perNode[owner] += 1
