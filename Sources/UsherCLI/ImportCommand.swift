@@ -22,8 +22,15 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let services = try await CommandServices(logger: UsherLogging.logger())
-        let (store, lookup, cdnURLs) = (services.store, services.lookup, services.cdnURLs)
+        let services = try await CommandSetup.clients()
+        let (store, lookup) = (services.store, services.lookup)
+        let cdnURLs: CDNURLs
+        do {
+            cdnURLs = try services.cdnURLs()
+        } catch {
+            await services.close()
+            throw error
+        }
 
         var created = 0
         var unchanged = 0

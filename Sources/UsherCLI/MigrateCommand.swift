@@ -8,8 +8,7 @@ struct MigrateCommand: AsyncParsableCommand {
         commandName: "migrate", abstract: "Apply pending Postgres migrations (DATABASE_URL); safe to run repeatedly and concurrently.")
 
     func run() async throws {
-        let environment = Environment(ProcessInfo.processInfo.environment)
-        let url = environment["DATABASE_URL"] ?? "postgres://usher@127.0.0.1:5432/usher"
+        let url = try CommandSetup.configuration().databaseURL
         let client = PostgresClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: UsherLogging.logger())
         defer { Task { await client.shutdown() } }
         do {

@@ -13,16 +13,17 @@ struct MirrorCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard RequestID.isValid(requestID) else { throw ValidationError("'\(requestID)' is not a valid request id") }
-        let logger = UsherLogging.logger()
-        let tools = try await CommandServices(logger: logger)
+        let tools = try await CommandSetup.clients()
         do {
+            // Built first: without the S3 settings nothing is queued.
+            let worker = try tools.mirrorWorker(logger: UsherLogging.logger())
             guard try await tools.jobs.enqueue(requestID: requestID) else {
                 throw ValidationError("no generation \(requestID) with a fal_url")
             }
-            guard let job = try await tools.jobs.claim(requestID: requestID, worker: tools.worker.workerID, leaseSeconds: 300) else {
+            guard let job = try await tools.jobs.claim(requestID: requestID, worker: worker.workerID, leaseSeconds: 300) else {
                 throw ValidationError("another worker holds the job of \(requestID); try again after its lease")
             }
-            await tools.worker.process(job)
+            await worker.process(job)
             let generation = try await tools.store.find(requestID)
             print("\(requestID): \(generation?.status.rawValue ?? "missing")\(generation?.lastError.map { " (\($0))" } ?? "")\(generation?.objectKey.map { " → \($0)" } ?? "")")
             await tools.close()
@@ -39,7 +40,7 @@ struct BackfillCommand: AsyncParsableCommand {
         commandName: "backfill", abstract: "Queue a mirror job for every PENDING or FAILED generation that has a fal_url.")
 
     func run() async throws {
-        let tools = try await CommandServices(logger: UsherLogging.logger())
+        let tools = try await CommandSetup.clients()
         do {
             let ids = try await tools.jobs.backfill()
             print("queued \(ids.count) generation\(ids.count == 1 ? "" : "s")")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import SigV4
 import UsherServer
 
@@ -13,9 +14,8 @@ struct PresignCommand: AsyncParsableCommand {
     @Option(help: "Ask for a download under this file name.") var download: String?
 
     func run() throws {
-        let environment = Environment(ProcessInfo.processInfo.environment)
-        let ttl = try self.ttl ?? environment.integer("PRESIGN_TTL", default: 900, range: 1...Presigner.maximumExpiry)
-        let window = try environment.integer("PRESIGN_WINDOW", default: 0, range: 0...(Presigner.maximumExpiry - 1))
+        let configuration = try CommandSetup.configuration()
+        let ttl = self.ttl ?? configuration.gateway.presignTTL
         let signingTime: Int64
         if let now {
             guard let date = ISO8601DateFormatter().date(from: now) else {
@@ -25,7 +25,7 @@ struct PresignCommand: AsyncParsableCommand {
         } else {
             signingTime = Int64(Date().timeIntervalSince1970)
         }
-        let presigner = try Presigner(configuration: S3Configuration(environment: environment), signingWindow: window)
+        let presigner = try Presigner(configuration: configuration.s3, signingWindow: configuration.presignWindow)
         let overrides = download.map { ResponseOverrides.attachment(filename: $0) } ?? .none
         do {
             print(try presigner.presignedGET(key: key, ttl: ttl, now: signingTime, overrides: overrides).url)

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import UsherServer
 import Gateway
 public import Postgres
 
@@ -19,7 +20,7 @@ struct RevokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tools = try await CommandServices(logger: UsherLogging.logger())
+        let tools = try await CommandSetup.clients()
         do {
             let revocation = try await tools.revocations.add(kind, value: value, until: until)
             await tools.close()
@@ -41,7 +42,7 @@ struct UnrevokeCommand: AsyncParsableCommand {
     @Argument(help: "The token id, viewer id or request id.") var value: String
 
     func run() async throws {
-        let tools = try await CommandServices(logger: UsherLogging.logger())
+        let tools = try await CommandSetup.clients()
         let removed: Bool
         do {
             removed = try await tools.revocations.remove(kind, value: value)

@@ -12,10 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "App listener host:port (USHER_APP_LISTEN).") var appListen: String?
 
     func run() async throws {
-        var environment = Environment(ProcessInfo.processInfo.environment)
-        if let listen { environment.values["USHER_LISTEN"] = listen }
-        if let appListen { environment.values["USHER_APP_LISTEN"] = appListen }
-        var configuration = try UsherConfiguration(environment: environment, coreCount: ProcessInfo.processInfo.activeProcessorCount)
+        var configuration = try CommandSetup.configuration(overrides: ["USHER_LISTEN": listen, "USHER_APP_LISTEN": appListen])
         if let roles { configuration.roles = try UsherConfiguration.roles(roles) }
         // Buffers of 1 MiB and more (mirror parts are 8 MiB) come from mmap and go back to the kernel when freed;
         // glibc's adaptive threshold would otherwise keep every freed part in the heap and RSS would only grow.

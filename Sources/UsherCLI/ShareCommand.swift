@@ -24,7 +24,7 @@ struct ShareCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let tools = try await CommandServices(logger: UsherLogging.logger())
+            let tools = try await CommandSetup.clients()
             let created: Share?
             do {
                 created = try await tools.shares.create(requestID: requestID, ttlSeconds: ttl, maxUses: maxUses)
@@ -49,7 +49,7 @@ struct ShareCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let tools = try await CommandServices(logger: UsherLogging.logger())
+            let tools = try await CommandSetup.clients()
             let revoked: Share?
             do {
                 revoked = try await tools.shares.revoke(code: code)

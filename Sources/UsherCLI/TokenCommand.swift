@@ -27,8 +27,9 @@ struct TokenCommand: AsyncParsableCommand {
         }
 
         func run() throws {
-            let environment = Environment(ProcessInfo.processInfo.environment)
-            let keySet = try loadViewerKeySet(path: keys ?? environment.require("USHER_TOKEN_KEYS"))
+            let configuration = try CommandSetup.configuration()
+            guard let path = keys ?? configuration.tokenKeysPath else { throw ValidationError("USHER_TOKEN_KEYS is not set (or give --keys)") }
+            let keySet = try loadViewerKeySet(path: path)
             guard let key = keySet.keys.first(where: { $0.id == kid }) else {
                 throw ValidationError("no key with kid \"\(kid)\" in the key file")
             }
@@ -38,7 +39,7 @@ struct TokenCommand: AsyncParsableCommand {
             claims.owner = own
             claims.subject = sub
             claims.tokenID = jti
-            claims.audience = audience ?? environment["USHER_TOKEN_AUDIENCE"] ?? "usher"
+            claims.audience = audience ?? configuration.tokenAudience
             print(try ViewerTokenMinter(key: key).mint(claims))
         }
     }

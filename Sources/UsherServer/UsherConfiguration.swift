@@ -1,9 +1,12 @@
+import Foundation
 public import Gateway
+public import Logging
 public import Mirror
 public import SigV4
 
-/// Everything `usher serve` needs, read once from the environment (flags are applied on top by the CLI).
-/// Each property names its variable and default (CONTRACT § Processes and roles).
+/// Every setting of Usher, read once by one `ConfigurationReader` (flags are applied on top by the CLI) and handed
+/// down: `usher serve`, each one-shot command and the tests use this type and no other reader of variables. Each
+/// property names its variable and default (CONTRACT § Processes and roles).
 public struct UsherConfiguration: Sendable {
     public enum Role: String, Sendable, CaseIterable {
         /// The edge listener (`/v`, `/s`).
@@ -24,8 +27,14 @@ public struct UsherConfiguration: Sendable {
     public var redisURL: String
     /// `DATABASE_URL` [postgres://usher@127.0.0.1:5432/usher].
     public var databaseURL: String
-    /// `S3_*`.
-    public var s3: S3Configuration
+    /// `S3_*`: read with the rest, but required only by what touches the bucket (`usher serve`, `presign`, `mirror`,
+    /// `backfill`, `import`), so `usher revoke`, `share` or `migrate` run without them.
+    public var s3: S3Configuration {
+        get throws(ConfigurationError) { try s3Setting.get() }
+    }
+    private var s3Setting: Result<S3Configuration, ConfigurationError>
+    /// `LOG_LEVEL` [info]: trace, debug, info, notice, warning, error or critical.
+    public var logLevel: Logger.Level
     /// `PRESIGN_WINDOW` [0 = off].
     public var presignWindow: Int
     /// `PRESIGN_TTL`, `PUBLIC_BASE_URL`, `USHER_ORIGIN_FALLBACK`, `USHER_HEADER_TIMEOUT` [10 s], `USHER_IDLE_TIMEOUT`
@@ -59,12 +68,17 @@ public struct UsherConfiguration: Sendable {
     /// sender (warned at start).
     public var falWebhookUserIDs: Set<String>?
 
-    public init(environment: Environment, coreCount: Int) throws(ConfigurationError) {
+    public init(environment: ConfigurationReader, coreCount: Int) throws(ConfigurationError) {
         edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
         appAddress = try HostAndPort(environment["USHER_APP_LISTEN"] ?? "127.0.0.1:8081", variable: "USHER_APP_LISTEN")
         redisURL = environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
         databaseURL = environment["DATABASE_URL"] ?? "postgres://usher@127.0.0.1:5432/usher"
-        s3 = try S3Configuration(environment: environment)
+        s3Setting = Result { () throws(ConfigurationError) in try S3Configuration(environment: environment) }
+        let level = environment["LOG_LEVEL"] ?? "info"
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError("LOG_LEVEL must be trace, debug, info, notice, warning, error or critical, got '\(level)'")
+        }
+        self.logLevel = logLevel
         presignWindow = try environment.integer("PRESIGN_WINDOW", default: 0, range: 0...86_400)
         var gateway = GatewayConfiguration()
         gateway.presignTTL = try environment.integer("PRESIGN_TTL", default: 900, range: 1...(Presigner.maximumExpiry - presignWindow))

@@ -19,57 +19,46 @@ import ViewerAuth
 
 /// The running pieces of one Usher process, as `usher serve` and the tests build them.
 public struct UsherServices: Sendable {
-    public let configuration: UsherConfiguration
-    public let group: any EventLoopGroup
-    public let redis: RedisClient
-    public let postgres: PostgresClient
-    public let store: GenerationStore
-    public let lookup: GenerationLookup
-    public let shares: ShareLinks
-    public let revocations: Revocations
+    public let clients: UsherClients
     public let keys: ViewerKeys
     /// nil without the `gateway` role.
     public let edge: EdgeServer?
     /// Completes with the app listener's bound port once it is up.
     public let appPort: EventLoopFuture<Int>
     public let serviceGroup: ServiceGroup
-    /// The HTTP client of the mirror and the fal key fetcher.
-    let httpClient: HTTPClient
+
+    public var configuration: UsherConfiguration { clients.configuration }
+    public var group: any EventLoopGroup { clients.group }
+    public var redis: RedisClient { clients.redis }
+    public var postgres: PostgresClient { clients.postgres }
+    public var store: GenerationStore { clients.store }
+    public var lookup: GenerationLookup { clients.lookup }
+    public var shares: ShareLinks { clients.shares }
+    public var revocations: Revocations { clients.revocations }
 
     /// Runs until SIGTERM/SIGINT (or `serviceGroup.triggerGracefulShutdown()`), then releases connections.
     public func run() async throws {
         do {
             try await serviceGroup.run()
         } catch {
-            await close()
+            await clients.close()
             throw error
         }
-        await close()
-    }
-
-    private func close() async {
-        try? await httpClient.shutdown()
-        await redis.shutdown()
-        await postgres.shutdown()
-        try? await group.shutdownGracefully()
+        await clients.close()
     }
 }
 
 /// Builds exactly what production runs: migrations applied, clients connected, listeners configured.
 public func buildServices(configuration: UsherConfiguration, logger: Logger) async throws -> UsherServices {
     UsherMetrics.bootstrap()
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
-    let redis = try RedisClient(url: configuration.redisURL, group: group, logger: logger)
+    // Every role touches the bucket (presigning, canonical URLs, uploads): a missing S3 setting stops the start.
+    let s3 = try configuration.s3
+    let clients = try await UsherClients.connect(configuration: configuration, eventLoops: configuration.eventLoops, logger: logger)
+    let (group, redis, postgres, store, lookup, shares, revocations, jobs, httpClient) = (
+        clients.group, clients.redis, clients.postgres, clients.store, clients.lookup, clients.shares, clients.revocations, clients.jobs,
+        clients.http
+    )
     redis.connect()
-    let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL), logger: logger)
-    do {
-        try await Migrator(client: postgres, logger: logger).migrate()
-    } catch {
-        await redis.shutdown()
-        await postgres.shutdown()
-        try? await group.shutdownGracefully()
-        throw ConfigurationError("cannot migrate the database at \(PostgresConfiguration(url: configuration.databaseURL)): \(error)")
-    }
 
     let keySet: ViewerKeySet
     if let path = configuration.tokenKeysPath {
@@ -85,22 +74,16 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         logger.warning("USHER_ADMIN_TOKENS is not set: the admin API refuses every request")
     }
     let keys = ViewerKeys(ViewerTokenVerifier(keySet: keySet, audience: configuration.tokenAudience))
-    let store = GenerationStore(client: postgres)
-    let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
-    let shares = ShareLinks(redis: redis, store: ShareStore(client: postgres))
-    let revocations = Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger)
     // In force from the first request; the poller keeps it current.
     try? await revocations.reload()
     // Fails closed until the list has loaded (Postgres may be down now); the poller retries every 250 ms.
     let readiness = Readiness(redis: redis, postgres: postgres, revocations: configuration.roles.contains(.gateway) ? revocations : nil)
-    let jobs = MirrorJobStore(client: postgres)
-    let cdnURLs = CDNURLs(s3: configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
-    let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
+    let cdnURLs = try clients.cdnURLs()
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
     var edge: EdgeServer?
     if configuration.roles.contains(.gateway) {
-        let presigner = try Presigner(configuration: configuration.s3, signingWindow: configuration.presignWindow)
+        let presigner = try Presigner(configuration: s3, signingWindow: configuration.presignWindow)
         let service = EdgeService(
             configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, revocations: revocations,
             rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, group: group, logger: logger)
@@ -136,13 +119,11 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         logger: logger)
     services.append(.init(service: app))
     if configuration.roles.contains(.worker) {
-        let mirrorer = Mirrorer(
-            configuration: configuration.mirror, http: httpClient, uploader: ObjectUploader(s3: configuration.s3, http: httpClient))
-        services.append(.init(service: MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: cdnURLs, logger: logger)))
+        services.append(.init(service: try clients.mirrorWorker(logger: logger)))
     }
     if let expiresAt = configuration.gateway.credentialsExpireAt {
         services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))
-    } else if configuration.s3.credentials.sessionToken != nil {
+    } else if s3.credentials.sessionToken != nil {
         logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
     }
     services.append(.init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
@@ -150,6 +131,5 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
     return UsherServices(
-        configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup, shares: shares, revocations: revocations, keys: keys,
-        edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration), httpClient: httpClient)
+        clients: clients, keys: keys, edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration))
 }

@@ -43,7 +43,7 @@ struct HardeningTests {
         #expect(!status.ready && status.text.contains("revocations: not loaded"))
         let configuration = server.services.configuration
         let service = EdgeService(
-            configuration: configuration.gateway, presigner: try Presigner(configuration: configuration.s3), keys: server.services.keys,
+            configuration: configuration.gateway, presigner: try Presigner(configuration: try configuration.s3), keys: server.services.keys,
             lookup: server.services.lookup, shares: server.services.shares, revocations: revocations,
             rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil), readiness: readiness, group: server.services.group, logger: logger)
         let loop = server.services.group.next()

@@ -61,8 +61,8 @@ struct RolloutGuardTests {
     }
 
     @Test func credentialExpiryIsReadAsUnixSecondsOrRFC3339() throws {
-        #expect(try Environment(["X": "1764460800"]).instant("X") == 1_764_460_800)
-        #expect(try Environment(["X": "2025-11-30T00:00:00Z"]).instant("X") == 1_764_460_800)
-        #expect(throws: ConfigurationError.self) { try Environment(["X": "tomorrow"]).instant("X") }
+        #expect(try ConfigurationReader(["X": "1764460800"]).instant("X") == 1_764_460_800)
+        #expect(try ConfigurationReader(["X": "2025-11-30T00:00:00Z"]).instant("X") == 1_764_460_800)
+        #expect(throws: ConfigurationError.self) { try ConfigurationReader(["X": "tomorrow"]).instant("X") }
     }
 }

@@ -70,7 +70,7 @@ final class MirrorIntegrationTests: Sendable {
     }
 
     func storedObject(_ server: TestServer, key: String) async throws -> HTTPResult {
-        let presigner = try Presigner(configuration: server.services.configuration.s3)
+        let presigner = try Presigner(configuration: try server.services.configuration.s3)
         return try await TestHTTP.request(try presigner.presignedGET(key: key, ttl: 60, now: Int64(Date().timeIntervalSince1970)).url)
     }
 
@@ -122,7 +122,7 @@ final class MirrorIntegrationTests: Sendable {
     }
 
     func pendingMultipartUploads(_ server: TestServer) async throws -> Int {
-        let signer = RequestSigner(configuration: server.services.configuration.s3)
+        let signer = RequestSigner(configuration: try server.services.configuration.s3)
         let signed = signer.sign(S3Request(method: "GET", key: nil, query: [("uploads", "")]), payloadHash: RequestSigner.emptyPayload, now: Int64(Date().timeIntervalSince1970))
         let reply = try await TestHTTP.request(signed.url, headers: signed.headers.filter { $0.name != "host" })
         #expect(reply.status == 200)

@@ -39,7 +39,7 @@ public final class TestServer: Sendable {
         values["USHER_EVENT_LOOPS"] = "2"
         values["USHER_SHUTDOWN_GRACE"] = "5"
         for (name, value) in overrides { values[name] = value }
-        var configuration = try UsherConfiguration(environment: Environment(values), coreCount: 2)
+        var configuration = try UsherConfiguration(environment: ConfigurationReader(values), coreCount: 2)
         configuration.roles = try UsherConfiguration.roles(roles)
         var logger = Logger(label: "usher-test")
         logger.logLevel = .warning
@@ -91,7 +91,7 @@ public final class TestServer: Sendable {
 
     /// Uploads bytes to the stack's bucket with a signed PUT.
     public func upload(key: String, bytes: Data) async throws {
-        let signer = RequestSigner(configuration: services.configuration.s3)
+        let signer = RequestSigner(configuration: try services.configuration.s3)
         let signed = signer.sign(
             S3Request(method: "PUT", key: key, headers: [("Content-Type", "video/mp4")]),
             payloadHash: SHA256.hash([UInt8](bytes)).hexString, now: Int64(Date().timeIntervalSince1970))

@@ -34,7 +34,9 @@ import ViewerAuth
         (["presign", "k"], ["S3_ADDRESSING": "dns"], "S3_ADDRESSING must be path or virtual"),
         (["presign", "k"], ["S3_ENDPOINT": "ftp://x"], "must start with http:// or https://"),
         (["presign", "k"], ["PRESIGN_TTL": "soon"], "PRESIGN_TTL must be an integer"),
-        (["presign", "k"], ["PRESIGN_WINDOW": "604800"], "PRESIGN_WINDOW must be an integer"),
+        (["presign", "k"], ["PRESIGN_WINDOW": "604800"], "PRESIGN_WINDOW must be an integer in 0...86400"),
+        (["presign", "k"], ["LOG_LEVEL": "loud"], "LOG_LEVEL must be trace, debug, info"),
+        (["migrate"], ["USHER_EVENT_LOOPS": "many"], "USHER_EVENT_LOOPS must be an integer"),
         (["presign", String(repeating: "k", count: 1025)], [:], "object key must be 1 to 1024 bytes"),
     ])
     func presignNamesWhatIsWrong(arguments: [String], overrides: [String: String], message: String) throws {

@@ -1,10 +1,15 @@
 import Foundation
 
-/// Reads settings from environment variables with clear messages naming the variable at fault.
-public struct Environment: Sendable {
+/// The one reader of Usher's settings: environment variables, with the CLI's flags written over them, each read by
+/// one rule with a message naming the variable at fault. `usher serve`, every one-shot command and the tests build
+/// their `UsherConfiguration` from one of these, once.
+public struct ConfigurationReader: Sendable {
     public var values: [String: String]
 
     public init(_ values: [String: String]) { self.values = values }
+
+    /// This process's environment.
+    public static var process: ConfigurationReader { ConfigurationReader(ProcessInfo.processInfo.environment) }
 
     public subscript(name: String) -> String? {
         guard let value = values[name], !value.isEmpty else { return nil }
@@ -56,7 +61,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-extension Environment {
+extension ConfigurationReader {
     /// A point in time as Unix seconds, given as Unix seconds or as RFC 3339 (`2026-12-01T08:00:00Z`).
     public func instant(_ name: String) throws(ConfigurationError) -> Int64? {
         guard let text = self[name] else { return nil }

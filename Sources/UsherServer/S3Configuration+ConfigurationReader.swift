@@ -3,7 +3,7 @@ public import SigV4
 extension S3Configuration {
     /// `S3_ENDPOINT`, `S3_REGION` [auto], `S3_BUCKET`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`,
     /// `S3_SESSION_TOKEN`, `S3_ADDRESSING` [path].
-    public init(environment: Environment) throws(ConfigurationError) {
+    public init(environment: ConfigurationReader) throws(ConfigurationError) {
         do {
             let endpoint = try environment["S3_ENDPOINT"].map { (text) throws(SigV4Error) -> S3Endpoint in try S3Endpoint(text) }
             let addressingText = environment["S3_ADDRESSING"] ?? "path"

@@ -1,0 +1,77 @@
+public import AsyncHTTPClient
+public import Gateway
+public import Logging
+public import Mirror
+public import NIOCore
+import NIOPosix
+public import Postgres
+public import RedisClient
+public import SigV4
+
+/// The clients and shared services every Usher process uses, built in one place: `buildServices` (`usher serve`)
+/// and every one-shot command start from this, so they wire the same objects the same way and release them the
+/// same way. What needs the bucket (`cdnURLs()`, `mirrorWorker`) reads the S3 settings only when asked, so a
+/// command that never touches the bucket runs without them.
+public struct UsherClients: Sendable {
+    public let configuration: UsherConfiguration
+    public let group: any EventLoopGroup
+    public let redis: RedisClient
+    public let postgres: PostgresClient
+    public let store: GenerationStore
+    public let lookup: GenerationLookup
+    public let shares: ShareLinks
+    public let revocations: Revocations
+    public let jobs: MirrorJobStore
+    /// The mirror's HTTP client, also the fal key fetcher's.
+    public let http: HTTPClient
+
+    /// Builds the clients on `eventLoops` loops and applies pending migrations (idempotent, under the advisory
+    /// lock), so a process started against a new database works instead of failing on missing tables.
+    public static func connect(
+        configuration: UsherConfiguration, eventLoops: Int, postgresPoolSize: Int = 4, logger: Logger
+    ) async throws -> UsherClients {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
+        let redis: RedisClient
+        do {
+            redis = try RedisClient(url: configuration.redisURL, group: group, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL, poolSize: postgresPoolSize), logger: logger)
+        let store = GenerationStore(client: postgres)
+        let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+        let clients = UsherClients(
+            configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup,
+            shares: ShareLinks(redis: redis, store: ShareStore(client: postgres)),
+            revocations: Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger),
+            jobs: MirrorJobStore(client: postgres),
+            http: HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror)))
+        do {
+            try await Migrator(client: postgres, logger: logger).migrate()
+        } catch {
+            await clients.close()
+            throw ConfigurationError("cannot migrate the database at \(PostgresConfiguration(url: configuration.databaseURL)): \(error)")
+        }
+        return clients
+    }
+
+    /// The canonical URLs of stored objects (needs the S3 settings).
+    public func cdnURLs() throws(ConfigurationError) -> CDNURLs {
+        CDNURLs(s3: try configuration.s3, publicBaseURL: configuration.gateway.publicBaseURL)
+    }
+
+    /// A mirror worker over these clients (needs the S3 settings).
+    public func mirrorWorker(logger: Logger) throws(ConfigurationError) -> MirrorWorker {
+        let mirrorer = Mirrorer(configuration: configuration.mirror, http: http, uploader: ObjectUploader(s3: try configuration.s3, http: http))
+        return MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: try cdnURLs(), logger: logger)
+    }
+
+    /// Releases every connection and the event loops.
+    public func close() async {
+        try? await http.shutdown()
+        await redis.shutdown()
+        await postgres.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
