@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "ViewerAuth", targets: ["ViewerAuth"]),
         // For the fuzzing harness (Tests/Fuzz), which drives these modules' parsers.
         .library(name: "FalWebhook", targets: ["FalWebhook"]),
+        .library(name: "Delivery", targets: ["Delivery"]),
         .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
@@ -71,10 +72,23 @@ let package = Package(
             resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings
         ),
+        // The domain layer: what a generation id, a share, a revocation and an allowed source are, and the services
+        // that read and write them through Redis and Postgres (lookup, shares, revocations). Knows no sockets.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "Postgres", "RedisClient", "ViewerAuth", "UsherCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Gateway",
             dependencies: [
-                "SigV4", "ViewerAuth", "RedisClient", "Postgres", "UsherCrypto",
+                "Delivery", "SigV4", "ViewerAuth", "RedisClient", "Postgres", "UsherCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,7 +103,7 @@ let package = Package(
         .target(
             name: "Mirror",
             dependencies: [
-                "Gateway", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
+                "Delivery", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -103,7 +117,7 @@ let package = Package(
         .target(
             name: "AppServer",
             dependencies: [
-                "Gateway", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
+                "Delivery", "Gateway", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -119,7 +133,7 @@ let package = Package(
         .target(
             name: "UsherServer",
             dependencies: [
-                "AppServer", "Gateway", "Mirror", "Postgres", "RedisClient", "SigV4", "ViewerAuth",
+                "AppServer", "Delivery", "Gateway", "Mirror", "Postgres", "RedisClient", "SigV4", "ViewerAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -134,7 +148,7 @@ let package = Package(
         .target(
             name: "UsherCLI",
             dependencies: [
-                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Gateway", "Mirror", "Postgres", "RedisClient",
+                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Delivery", "Gateway", "Mirror", "Postgres", "RedisClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -157,7 +171,7 @@ let package = Package(
         .target(
             name: "ServerTestSupport",
             dependencies: [
-                "UsherServer", "Gateway", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth", "UsherTestSupport",
+                "UsherServer", "Delivery", "Gateway", "Postgres", "SigV4", "UsherCrypto", "ViewerAuth", "UsherTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient", "SigV4",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -180,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "MirrorTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "Gateway",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "Delivery",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

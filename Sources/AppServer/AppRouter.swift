@@ -1,4 +1,5 @@
 public import Gateway
+public import Delivery
 public import Hummingbird
 public import Mirror
 public import Postgres

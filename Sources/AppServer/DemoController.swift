@@ -1,4 +1,5 @@
 import Gateway
+public import Delivery
 import HTTPTypes
 import Hummingbird
 

@@ -1,6 +1,7 @@
 import FalWebhook
 import Foundation
 import Gateway
+public import Delivery
 import HTTPTypes
 import Hummingbird
 import Metrics

@@ -1,4 +1,5 @@
-public import Gateway
+import Gateway
+public import Delivery
 import HTTPTypes
 public import HummingbirdCore
 public import Logging

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+public import Delivery
 import Hummingbird
 import Postgres
 import ViewerAuth

@@ -1,5 +1,5 @@
 public import NIOCore
-public import NIOHTTP1
+import NIOHTTP1
 
 /// An edge answer: ready now (cached record, health, refusals), or after one future that completes on the
 /// connection's event loop (Redis, Postgres).

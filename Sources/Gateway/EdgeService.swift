@@ -7,6 +7,7 @@ public import Logging
 import Metrics
 public import NIOCore
 import NIOHTTP1
+public import Delivery
 import Postgres
 public import SigV4
 import ViewerAuth

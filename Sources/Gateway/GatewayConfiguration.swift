@@ -1,3 +1,5 @@
+public import Delivery
+
 /// Settings of the edge (`/v`, `/s`). Filled from the environment by `usher serve`.
 public struct GatewayConfiguration: Sendable {
     /// `PRESIGN_TTL`: lifetime of presigned URLs, 1…604800 s. Default 900.

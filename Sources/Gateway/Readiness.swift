@@ -1,4 +1,5 @@
 public import NIOCore
+public import Delivery
 public import Postgres
 public import RedisClient
 import Synchronization

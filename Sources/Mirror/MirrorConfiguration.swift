@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-public import Gateway
+public import Delivery
 import NIOCore
 
 /// Settings of the webhook intake and the mirror worker, with CONTRACT's defaults.

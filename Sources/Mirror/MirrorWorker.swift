@@ -1,5 +1,5 @@
 import Foundation
-public import Gateway
+public import Delivery
 public import Logging
 import Metrics
 public import Postgres

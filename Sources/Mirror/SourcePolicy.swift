@@ -1,5 +1,5 @@
 public import Foundation
-public import Gateway
+public import Delivery
 import NIOPosix
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Delivery
 import Mirror
 import Postgres
 import UsherServer

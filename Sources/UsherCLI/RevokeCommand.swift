@@ -1,6 +1,7 @@
 public import ArgumentParser
 import UsherServer
 import Gateway
+import Delivery
 public import Postgres
 
 extension Revocation.Kind: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import Delivery
 import Postgres
 import UsherServer
 

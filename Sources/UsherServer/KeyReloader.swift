@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+public import Delivery
 public import Logging
 public import ServiceLifecycle
 import UnixSignals

@@ -1,5 +1,6 @@
 import Foundation
 public import Gateway
+public import Delivery
 public import Logging
 public import Mirror
 public import SigV4

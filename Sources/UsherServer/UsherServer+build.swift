@@ -5,6 +5,7 @@ import AppServer
 public import AsyncHTTPClient
 public import Mirror
 public import Gateway
+public import Delivery
 import Hummingbird
 import HummingbirdCore
 public import Logging

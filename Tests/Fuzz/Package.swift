@@ -24,7 +24,10 @@ let package = Package(
             swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzEdgeRequest",
-            dependencies: ["FuzzSupport", .product(name: "Gateway", package: "usher"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: [
+                "FuzzSupport", .product(name: "Delivery", package: "usher"), .product(name: "Gateway", package: "usher"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: fuzzer),
         .executableTarget(
             name: "FuzzEdgeConnection",

@@ -1,3 +1,4 @@
+@testable import Delivery
 @testable import Gateway
 import NIOCore
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import Delivery
 @testable import Gateway
 import Logging
 import NIOCore

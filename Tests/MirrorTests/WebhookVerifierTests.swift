@@ -1,6 +1,7 @@
 import FalWebhook
 import Foundation
 import Gateway
+import Delivery
 import Logging
 import Mirror
 import Testing

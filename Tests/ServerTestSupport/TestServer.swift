@@ -1,5 +1,6 @@
 public import Foundation
 import Gateway
+import Delivery
 import Logging
 import NIOCore
 import Postgres

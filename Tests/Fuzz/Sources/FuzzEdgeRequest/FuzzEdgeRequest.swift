@@ -1,3 +1,4 @@
+import Delivery
 import Gateway
 import NIOHTTP1
 

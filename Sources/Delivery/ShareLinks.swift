@@ -137,7 +137,7 @@ public final class ShareLinks: Sendable {
     }
 
     /// Takes one use (GET or HEAD of a `max_uses` share); nil when the database could not answer.
-    func consume(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
+    public func consume(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool?> {
         store.consume(code, on: loop).hop(to: loop).map { Optional($0) }.recover { _ in nil }
     }
 

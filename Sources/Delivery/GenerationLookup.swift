@@ -152,22 +152,6 @@ public final class GenerationLookup: Sendable {
     }
 }
 
-/// A value that may only be touched on its event loop; Sendable because every access checks that.
-struct LoopBound<Value>: @unchecked Sendable {
-    private let stored: Value
-    let eventLoop: any EventLoop
-
-    init(_ value: Value, eventLoop: any EventLoop) {
-        self.stored = value
-        self.eventLoop = eventLoop
-    }
-
-    var value: Value {
-        eventLoop.preconditionInEventLoop()
-        return stored
-    }
-}
-
 /// Cache hits by layer, for `/metrics`.
 struct LookupMetrics: Sendable {
     private let localHit = Counter(label: "usher_cache_lookups_total", dimensions: [("layer", "local"), ("result", "hit")])
