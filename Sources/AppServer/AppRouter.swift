@@ -8,8 +8,8 @@ import Prometheus
 
 /// What the app listener's routes need.
 public struct AppDependencies: Sendable {
-    public var store: GenerationStore
-    public var lookup: GenerationLookup
+    /// Every write to a generation (with its cache update), and its store and job queue for reads.
+    public var generations: Generations
     public var readiness: Readiness
     public var cdnURLs: CDNURLs
     /// `USHER_ADMIN_TOKENS`; empty refuses every `/v1` request.
@@ -18,7 +18,6 @@ public struct AppDependencies: Sendable {
     public var servesAdmin: Bool
     /// Verifies fal's webhooks (with the `webhook` role).
     public var webhookVerifier: FalWebhookVerifier?
-    public var jobs: MirrorJobStore
     public var shares: ShareLinks
     public var revocations: Revocations
     /// `USHER_PUBLIC_URL`: the edge as viewers reach it (share URLs, the demo page).
@@ -27,8 +26,8 @@ public struct AppDependencies: Sendable {
     public var servesDemo: Bool
 
     public init(
-        store: GenerationStore, lookup: GenerationLookup, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
-        webhookVerifier: FalWebhookVerifier?, jobs: MirrorJobStore, shares: ShareLinks, revocations: Revocations, publicURL: String,
+        generations: Generations, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
+        webhookVerifier: FalWebhookVerifier?, shares: ShareLinks, revocations: Revocations, publicURL: String,
         servesDemo: Bool
     ) {
         self.revocations = revocations
@@ -36,9 +35,7 @@ public struct AppDependencies: Sendable {
         self.publicURL = publicURL
         self.servesDemo = servesDemo
         self.webhookVerifier = webhookVerifier
-        self.jobs = jobs
-        self.store = store
-        self.lookup = lookup
+        self.generations = generations
         self.readiness = readiness
         self.cdnURLs = cdnURLs
         self.adminTokens = adminTokens
@@ -59,20 +56,20 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
         return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("metrics") { _, _ -> Response in
-        await recordQueueGauges(dependencies.jobs)
+        await recordQueueGauges(dependencies.generations.jobs)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))
     }
     if dependencies.servesAdmin {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
-        GenerationsController(store: dependencies.store, lookup: dependencies.lookup, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
+        GenerationsController(generations: dependencies.generations, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
         SharesController(shares: dependencies.shares, publicURL: dependencies.publicURL, maximumTTL: dependencies.shares.configuration.maximumTTL)
             .addRoutes(to: v1)
         RevocationsController(revocations: dependencies.revocations).addRoutes(to: v1)
         if dependencies.servesDemo { DemoController(publicURL: dependencies.publicURL).addRoutes(to: router) }
         if let verifier = dependencies.webhookVerifier {
-            FalWebhookController(verifier: verifier, jobs: dependencies.jobs, lookup: dependencies.lookup).addRoutes(to: router)
+            FalWebhookController(verifier: verifier, generations: dependencies.generations).addRoutes(to: router)
         }
     }
     return router

@@ -12,8 +12,8 @@ import Postgres
 /// atomic statement that records it and queues the mirror. Answers in milliseconds; the worker does the rest.
 struct FalWebhookController<Context: RequestContext>: Sendable {
     let verifier: FalWebhookVerifier
-    let jobs: MirrorJobStore
-    let lookup: GenerationLookup
+    /// Writes the outcome and updates the caches.
+    let generations: Generations
     let metrics = WebhookMetrics()
 
     static var maximumBody: Int { 1 << 20 }
@@ -69,17 +69,12 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
         do {
             switch payload.result {
             case .video(let url, let contentType, let fileSize):
-                outcome = try await jobs.acceptVideo(requestID: payload.requestID, sourceURL: url, contentType: contentType, fileSize: fileSize)
+                outcome = try await generations.acceptVideo(requestID: payload.requestID, sourceURL: url, contentType: contentType, fileSize: fileSize)
             case .failure(let reason):
-                outcome = try await jobs.rejectVideo(requestID: payload.requestID, sourceURL: nil, reason: String(reason.prefix(2000)))
+                outcome = try await generations.rejectVideo(requestID: payload.requestID, sourceURL: nil, reason: String(reason.prefix(2000)))
             }
         } catch let error as PostgresError where error.code == .unavailable || error.code == .shutDown {
             throw ProblemError.unavailable("The database is unavailable; fal will retry.")
-        }
-        if outcome != .unchanged {
-            // The gateway may hold "unknown" or "pending" for this id: write what the row says now.
-            let record = try? await GenerationStore(client: jobs.client).find(payload.requestID)?.delivery
-            await lookup.refresh(payload.requestID, record: record)
         }
         let state = switch outcome {
         case .enqueued: "enqueued"

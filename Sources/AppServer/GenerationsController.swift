@@ -7,8 +7,8 @@ public import SigV4
 
 /// `POST /v1/generations` and `GET /v1/generations/{request_id}` (CONTRACT § Admin API).
 struct GenerationsController<Context: RequestContext>: Sendable {
-    let store: GenerationStore
-    let lookup: GenerationLookup
+    /// Writes update the caches themselves.
+    let generations: Generations
     let cdnURLs: CDNURLs
 
     func addRoutes(to group: RouterGroup<Context>) {
@@ -41,7 +41,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         }
         let outcome: GenerationStore.Registration
         do {
-            outcome = try await store.register(
+            outcome = try await generations.register(
                 requestID: input.request_id, owner: input.owner, visibility: visibility, objectKey: input.object_key,
                 cdnURL: input.object_key.map(cdnURLs.url(key:)))
         } catch let error as PostgresError where error.code == .unavailable {
@@ -49,8 +49,6 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         }
         switch outcome {
         case .created(let generation):
-            // The id may be cached as unknown: replace that everywhere.
-            await lookup.refresh(generation.requestID, record: generation.delivery)
             return Self.json(generation, status: .created)
         case .unchanged(let generation):
             return Self.json(generation, status: .ok)
@@ -64,7 +62,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         try Self.validate(requestID: id)
         let generation: Generation?
         do {
-            generation = try await store.find(id)
+            generation = try await generations.store.find(id)
         } catch let error as PostgresError where error.code == .unavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }

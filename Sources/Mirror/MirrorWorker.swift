@@ -10,25 +10,26 @@ public import SigV4
 /// record the outcome. On graceful shutdown the loops stop claiming and finish their current job; a job whose
 /// mirror is cancelled is handed back, and one whose worker died is taken by another after its lease.
 public struct MirrorWorker: Service {
-    let jobs: MirrorJobStore
+    /// Outcomes are written through `generations`, which updates the caches; claims, renewals and retries through
+    /// its job store.
+    let generations: Generations
     let mirrorer: Mirrorer
-    let lookup: GenerationLookup
     let cdnURLs: CDNURLs
     let logger: Logger
     /// Identifies this process's leases (`host:pid:random`).
     public let workerID: String
     private let outcomes = MirrorMetrics()
 
-    public init(jobs: MirrorJobStore, mirrorer: Mirrorer, lookup: GenerationLookup, cdnURLs: CDNURLs, logger: Logger) {
-        self.jobs = jobs
+    public init(generations: Generations, mirrorer: Mirrorer, cdnURLs: CDNURLs, logger: Logger) {
+        self.generations = generations
         self.mirrorer = mirrorer
-        self.lookup = lookup
         self.cdnURLs = cdnURLs
         self.logger = logger
         self.workerID = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UInt32.random(in: 0...UInt32.max))"
     }
 
     var configuration: MirrorConfiguration { mirrorer.configuration }
+    var jobs: MirrorJobStore { generations.jobs }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
@@ -72,9 +73,8 @@ public struct MirrorWorker: Service {
         }
         do {
             let object = try await mirrorer.mirror(job)
-            let record = try await jobs.complete(
+            try await generations.complete(
                 job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType, sizeBytes: object.size)
-            await lookup.refresh(job.requestID, record: record)
             outcomes.completed.increment()
             logger.info("mirrored", metadata: ["request_id": "\(job.requestID)", "bytes": "\(object.size)", "attempt": "\(job.attempts)"])
         } catch let error as MirrorError where error.permanent || job.attempts >= configuration.maximumAttempts {
@@ -101,8 +101,7 @@ public struct MirrorWorker: Service {
 
     private func fail(_ job: MirrorJob, _ reason: String) async {
         do {
-            let record = try await jobs.fail(job, worker: workerID, error: reason)
-            await lookup.refresh(job.requestID, record: record)
+            try await generations.fail(job, worker: workerID, error: reason)
             outcomes.failed.increment()
             logger.warning("mirror failed", metadata: ["request_id": "\(job.requestID)", "error": "\(reason)", "attempts": "\(job.attempts)"])
         } catch {

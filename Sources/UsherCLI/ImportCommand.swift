@@ -24,7 +24,7 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
         let services = try await CommandSetup.clients()
-        let (store, lookup) = (services.store, services.lookup)
+        let generations = services.generations
         let cdnURLs: CDNURLs
         do {
             cdnURLs = try services.cdnURLs()
@@ -53,13 +53,12 @@ struct ImportCommand: AsyncParsableCommand {
                     throw ConfigurationError("object_key must be 1 to 1024 bytes")
                 }
                 let visibility = try Self.visibility(line.visibility)
-                switch try await store.register(
+                switch try await generations.register(
                     requestID: line.request_id, owner: line.owner, visibility: visibility, objectKey: line.object_key,
                     cdnURL: cdnURLs.url(key: line.object_key))
                 {
-                case .created(let generation):
+                case .created:
                     created += 1
-                    await lookup.refresh(generation.requestID, record: generation.delivery)
                 case .unchanged:
                     unchanged += 1
                 case .conflict:

@@ -20,6 +20,8 @@ public struct UsherClients: Sendable {
     public let postgres: PostgresClient
     public let store: GenerationStore
     public let lookup: GenerationLookup
+    /// Every write to a generation, with its cache update.
+    public let generations: Generations
     public let shares: ShareLinks
     public let revocations: Revocations
     public let jobs: MirrorJobStore
@@ -42,11 +44,13 @@ public struct UsherClients: Sendable {
         let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL, poolSize: postgresPoolSize), logger: logger)
         let store = GenerationStore(client: postgres)
         let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+        let jobs = MirrorJobStore(client: postgres)
         let clients = UsherClients(
             configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup,
+            generations: Generations(store: store, jobs: jobs, lookup: lookup),
             shares: ShareLinks(redis: redis, store: ShareStore(client: postgres)),
             revocations: Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger),
-            jobs: MirrorJobStore(client: postgres),
+            jobs: jobs,
             http: HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror)))
         do {
             try await Migrator(client: postgres, logger: logger).migrate()
@@ -65,7 +69,7 @@ public struct UsherClients: Sendable {
     /// A mirror worker over these clients (needs the S3 settings).
     public func mirrorWorker(logger: Logger) throws(ConfigurationError) -> MirrorWorker {
         let mirrorer = Mirrorer(configuration: configuration.mirror, http: http, uploader: ObjectUploader(s3: try configuration.s3, http: http))
-        return MirrorWorker(jobs: jobs, mirrorer: mirrorer, lookup: lookup, cdnURLs: try cdnURLs(), logger: logger)
+        return MirrorWorker(generations: generations, mirrorer: mirrorer, cdnURLs: try cdnURLs(), logger: logger)
     }
 
     /// Releases every connection and the event loops.

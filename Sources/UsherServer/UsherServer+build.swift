@@ -55,9 +55,8 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
     // Every role touches the bucket (presigning, canonical URLs, uploads): a missing S3 setting stops the start.
     let s3 = try configuration.s3
     let clients = try await UsherClients.connect(configuration: configuration, eventLoops: configuration.eventLoops, logger: logger)
-    let (group, redis, postgres, store, lookup, shares, revocations, jobs, httpClient) = (
-        clients.group, clients.redis, clients.postgres, clients.store, clients.lookup, clients.shares, clients.revocations, clients.jobs,
-        clients.http
+    let (group, redis, postgres, lookup, shares, revocations, httpClient) = (
+        clients.group, clients.redis, clients.postgres, clients.lookup, clients.shares, clients.revocations, clients.http
     )
     redis.connect()
 
@@ -97,12 +96,12 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
 
     let appPort = group.next().makePromise(of: Int.self)
     let dependencies = AppDependencies(
-        store: store, lookup: lookup, readiness: readiness,
+        generations: clients.generations, readiness: readiness,
         cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
         webhookVerifier: FalWebhookVerifier(
             keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
             allowedUserIDs: configuration.falWebhookUserIDs),
-        jobs: jobs, shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
+        shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
     // The app listener takes the edge's head limits and time limits (the fal webhook faces the internet too).
     let appHTTP = HTTP1Channel.Configuration(
         idleTimeout: TimeAmount(configuration.gateway.idleTimeout),

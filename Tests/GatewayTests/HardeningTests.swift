@@ -115,6 +115,19 @@ struct HardeningTests {
         try await server.stop()
     }
 
+    /// Writes go through `Generations`, which updates the caches itself: an id the gateway has cached as unknown
+    /// (Redis holds a negative entry for 30 s) plays as soon as it is registered, with no refresh by the caller.
+    @Test func aWriteReplacesWhatTheCachesHeldForTheId() async throws {
+        let server = try await TestServer.start()
+        let id = uniqueID("cached-unknown")
+        #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)").status == 404)
+        #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)").status == 404, "now cached as unknown")
+        _ = try await server.services.clients.generations.register(
+            requestID: id, owner: "o", visibility: .public, objectKey: "videos/\(id).mp4", cdnURL: nil)
+        #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)").status == 302)
+        try await server.stop()
+    }
+
     /// The origin fallback redirects only to `fal_url`s on `MIRROR_ALLOWED_HOSTS`: a webhook's URL cannot turn the
     /// edge into an open redirect.
     @Test func originFallbackRedirectsOnlyToAllowedHosts() async throws {
