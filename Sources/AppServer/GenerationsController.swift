@@ -77,8 +77,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
     }
 
     static func visibility(_ text: String?) throws -> Generation.Visibility {
-        guard let text else { return .private }
-        guard let visibility = Generation.Visibility(rawValue: text) else {
+        guard let visibility = Generation.Visibility(parsing: text) else {
             throw ProblemError.badRequest("visibility must be \"private\" or \"public\".")
         }
         return visibility

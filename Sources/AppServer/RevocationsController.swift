@@ -32,7 +32,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
                 throw ProblemError.badRequest("Unknown member \(JSONText.quote(name)): use jti, sub or request_id, and until.")
             }
             guard target == nil else { throw ProblemError.badRequest("Name exactly one of jti, sub and request_id.") }
-            guard case .string(let text) = value, (1...256).contains(text.utf8.count) else {
+            guard case .string(let text) = value, Revocation.valueBytes.contains(text.utf8.count) else {
                 throw ProblemError.badRequest("\(name) must be a string of 1 to 256 bytes.")
             }
             target = (kind, text)
@@ -59,7 +59,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
             throw ProblemError.notFound("Revocations are under /v1/revocations/jti, /sub or /request_id.")
         }
         let raw = context.parameters.getCatchAll().joined(separator: "/")
-        guard let value = Self.percentDecoded(raw), (1...256).contains(value.utf8.count) else {
+        guard let value = Self.percentDecoded(raw), Revocation.valueBytes.contains(value.utf8.count) else {
             throw ProblemError.badRequest("The value must be 1 to 256 bytes, percent-encoded as a URL path.")
         }
         do {

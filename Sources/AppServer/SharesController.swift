@@ -35,7 +35,7 @@ struct SharesController<Context: RequestContext>: Sendable {
         guard (1...maximumTTL).contains(input.ttl_seconds) else {
             throw ProblemError.badRequest("ttl_seconds must be an integer from 1 to \(maximumTTL).")
         }
-        if let maxUses = input.max_uses, !(1...1_000_000_000).contains(maxUses) {
+        if let maxUses = input.max_uses, !Share.maxUses.contains(maxUses) {
             throw ProblemError.badRequest("max_uses must be an integer from 1 to 1000000000, or absent for no limit.")
         }
         let created: Share?

@@ -2,6 +2,15 @@
 public struct Generation: Sendable, Equatable {
     public enum Visibility: String, Sendable {
         case `private`, `public`
+
+        /// The writers' rule (admin API, `usher import`): absent means private; anything but the two names is nil.
+        public init?(parsing text: String?) {
+            guard let text else {
+                self = .private
+                return
+            }
+            self.init(rawValue: text)
+        }
     }
 
     public enum Status: String, Sendable {

@@ -1,5 +1,9 @@
 /// A revocation as stored: what is revoked, and until when (nil: for ever).
 public struct Revocation: Sendable, Equatable {
+    /// Accepted lengths of a revoked value in UTF-8 bytes, for every writer (admin API, `usher revoke`); the table's
+    /// CHECK says the same.
+    public static let valueBytes = 1...256
+
     public enum Kind: String, Sendable, CaseIterable {
         /// One token, by its `jti`.
         case tokenID = "jti"

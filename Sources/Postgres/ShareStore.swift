@@ -2,6 +2,9 @@ public import NIOCore
 
 /// A share link as the admin API shows it.
 public struct Share: Sendable, Equatable {
+    /// Accepted `max_uses`, for every writer (admin API, `usher share create`); absent means no limit.
+    public static let maxUses = 1...1_000_000_000
+
     public var code: String
     public var requestID: String
     /// RFC 3339 UTC.

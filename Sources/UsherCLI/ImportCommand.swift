@@ -79,8 +79,7 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     static func visibility(_ text: String?) throws -> Generation.Visibility {
-        guard let text else { return .private }
-        guard let visibility = Generation.Visibility(rawValue: text) else { throw ConfigurationError("visibility must be private or public") }
+        guard let visibility = Generation.Visibility(parsing: text) else { throw ConfigurationError("visibility must be private or public") }
         return visibility
     }
 }

@@ -17,7 +17,7 @@ struct RevokeCommand: AsyncParsableCommand {
     @Option(help: "RFC 3339 time the revocation ends (default: never).") var until: String?
 
     func validate() throws {
-        guard (1...256).contains(value.utf8.count) else { throw ValidationError("the value must be 1 to 256 bytes") }
+        guard Revocation.valueBytes.contains(value.utf8.count) else { throw ValidationError("the value must be 1 to 256 bytes") }
     }
 
     func run() async throws {

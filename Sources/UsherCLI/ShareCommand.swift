@@ -21,7 +21,7 @@ struct ShareCommand: AsyncParsableCommand {
         func validate() throws {
             guard RequestID.isValid(requestID) else { throw ValidationError("'\(requestID)' is not a valid request id") }
             guard (1...ShareLinks.Configuration().maximumTTL).contains(ttl) else { throw ValidationError("--ttl must be from 1 to 31536000 seconds") }
-            if let maxUses, !(1...1_000_000_000).contains(maxUses) { throw ValidationError("--max-uses must be from 1 to 1000000000") }
+            if let maxUses, !Share.maxUses.contains(maxUses) { throw ValidationError("--max-uses must be from 1 to 1000000000") }
         }
 
         func run() async throws {
