@@ -1,4 +1,5 @@
 public import Hummingbird
+import Delivery
 import Logging
 import ViewerAuth
 
@@ -21,12 +22,7 @@ public struct ProblemError: HTTPResponseError, Sendable {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
         headers[.cacheControl] = "no-store"
-        let body = JSONText.object([
-            ("type", .string("https://usher.dev/problems/\(code)")),
-            ("title", .string(status.reasonPhrase)),
-            ("status", .number(Int64(status.code))),
-            ("detail", .string(detail)),
-        ])
+        let body = ProblemDocument.json(code: code, title: status.reasonPhrase, status: status.code, detail: detail)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 

@@ -1,3 +1,4 @@
+import Delivery
 import NIOCore
 import NIOHTTP1
 
@@ -111,7 +112,7 @@ struct Problem: Sendable {
         self.code = code
         self.title = title
         self.detail = detail
-        json = #"{"type":"https://usher.dev/problems/\#(code)","title":"\#(title)","status":\#(status.code),"detail":"\#(detail)"}"#
+        json = ProblemDocument.json(code: code, title: title, status: Int(status.code), detail: detail)
     }
 
     static let notFound = Problem(.notFound, "not-found", "Not Found", "No video with this id.")
