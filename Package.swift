@@ -203,6 +203,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "UsherCLITests", dependencies: ["UsherCLI", "UsherTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AppServerTests",
+            dependencies: [
+                "AppServer", "Delivery", "Gateway", "Postgres", "RedisClient", "SigV4", "Mirror",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
