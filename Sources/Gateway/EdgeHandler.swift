@@ -76,16 +76,10 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         }
     }
 
-    /// `Content-Length` other than 0, or any `Transfer-Encoding`.
+    /// `Content-Length` other than 0, or any `Transfer-Encoding`. `HTTPHeaders` compares names without allocating,
+    /// and a GET without either header (nearly every request) allocates nothing here.
     static func declaresBody(_ headers: HTTPHeaders) -> Bool {
-        for (name, value) in headers {
-            if name.utf8.count == 14 && name.lowercased() == "content-length" {
-                if value != "0" { return true }
-            } else if name.utf8.count == 17 && name.lowercased() == "transfer-encoding" {
-                return true
-            }
-        }
-        return false
+        headers.contains(name: "transfer-encoding") || headers["content-length"].contains { $0 != "0" }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
