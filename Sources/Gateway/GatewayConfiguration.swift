@@ -28,7 +28,7 @@ public struct GatewayConfiguration: Sendable {
     /// Kernel send and receive buffer of each edge connection (`SO_SNDBUF`, `SO_RCVBUF`; the kernel doubles it).
     /// The edge takes requests of a few hundred bytes and answers a few hundred: it needs no more, and a larger
     /// buffer only lets a client that never reads its answers make the server answer (and the kernel hold) up to
-    /// the autotuned maximum — 4 MiB of answers per connection on Linux — before backpressure reaches the handler.
+    /// the autotuned maximum (`net.ipv4.tcp_wmem`, 4 MiB on Debian 12) before backpressure reaches the handler.
     /// Default 64 KiB, like nginx's `listen … sndbuf=` / `rcvbuf=` when tuned for small responses.
     public var socketBufferBytes: Int = 64 * 1024
     /// `USHER_HEADER_TIMEOUT`: a whole request (head and any body) must arrive within this of the connection

@@ -59,77 +59,83 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         clients.group, clients.redis, clients.postgres, clients.lookup, clients.shares, clients.revocations, clients.http
     )
     redis.connect()
+    // A setting refused from here on (the key file, the S3 settings) must not leave the clients' threads running.
+    do {
 
-    let keySet: ViewerKeySet
-    if let path = configuration.tokenKeysPath {
-        keySet = try loadViewerKeySet(path: path)
-    } else {
-        logger.warning("USHER_TOKEN_KEYS is not set: no viewer token will verify; public videos still play")
-        keySet = ViewerKeySet(keys: [])
-    }
-    if configuration.falWebhookUserIDs == nil && configuration.roles.contains(.webhook) {
-        logger.warning("FAL_WEBHOOK_USER_IDS is not set: webhooks signed by fal for any fal account are accepted and mirrored")
-    }
-    if configuration.adminTokens.isEmpty && configuration.roles.contains(.webhook) {
-        logger.warning("USHER_ADMIN_TOKENS is not set: the admin API refuses every request")
-    }
-    let keys = ViewerKeys(ViewerTokenVerifier(keySet: keySet, audience: configuration.tokenAudience))
-    // In force from the first request; the poller keeps it current.
-    try? await revocations.reload()
-    // Fails closed until the list has loaded (Postgres may be down now); the poller retries every 250 ms.
-    let readiness = Readiness(redis: redis, postgres: postgres, revocations: configuration.roles.contains(.gateway) ? revocations : nil)
-    let cdnURLs = try clients.cdnURLs()
+        let keySet: ViewerKeySet
+        if let path = configuration.tokenKeysPath {
+            keySet = try loadViewerKeySet(path: path)
+        } else {
+            logger.warning("USHER_TOKEN_KEYS is not set: no viewer token will verify; public videos still play")
+            keySet = ViewerKeySet(keys: [])
+        }
+        if configuration.falWebhookUserIDs == nil && configuration.roles.contains(.webhook) {
+            logger.warning("FAL_WEBHOOK_USER_IDS is not set: webhooks signed by fal for any fal account are accepted and mirrored")
+        }
+        if configuration.adminTokens.isEmpty && configuration.roles.contains(.webhook) {
+            logger.warning("USHER_ADMIN_TOKENS is not set: the admin API refuses every request")
+        }
+        let keys = ViewerKeys(ViewerTokenVerifier(keySet: keySet, audience: configuration.tokenAudience))
+        // In force from the first request; the poller keeps it current.
+        try? await revocations.reload()
+        // Fails closed until the list has loaded (Postgres may be down now); the poller retries every 250 ms.
+        let readiness = Readiness(redis: redis, postgres: postgres, revocations: configuration.roles.contains(.gateway) ? revocations : nil)
+        let cdnURLs = try clients.cdnURLs()
 
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-    var edge: EdgeServer?
-    if configuration.roles.contains(.gateway) {
-        let presigner = try Presigner(configuration: s3, signingWindow: configuration.presignWindow)
-        let service = EdgeService(
-            configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, revocations: revocations,
-            rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, group: group, logger: logger)
-        let server = EdgeServer(
-            host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
-        services.append(.init(service: server))
-        services.append(.init(service: revocations))
-        edge = server
-    }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var edge: EdgeServer?
+        if configuration.roles.contains(.gateway) {
+            let presigner = try Presigner(configuration: s3, signingWindow: configuration.presignWindow)
+            let service = EdgeService(
+                configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, revocations: revocations,
+                rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, group: group, logger: logger)
+            let server = EdgeServer(
+                host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
+            services.append(.init(service: server))
+            services.append(.init(service: revocations))
+            edge = server
+        }
 
-    let appPort = group.next().makePromise(of: Int.self)
-    let dependencies = AppDependencies(
-        generations: clients.generations, readiness: readiness,
-        cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
-        webhookVerifier: FalWebhookVerifier(
-            keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
-            allowedUserIDs: configuration.falWebhookUserIDs),
-        shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
-    // The app listener takes the edge's head limits and time limits (the fal webhook faces the internet too).
-    let appHTTP = HTTP1Channel.Configuration(
-        idleTimeout: TimeAmount(configuration.gateway.idleTimeout),
-        httpDecoderConfiguration: .init(
-            maxHeaderFieldSize: configuration.gateway.maximumHeadBytes, maxHeaderListSize: configuration.gateway.maximumHeadBytes,
-            maxHeaderFieldCount: configuration.gateway.maximumHeaderCount))
-    let app = Application(
-        router: buildAppRouter(dependencies),
-        server: .guardedHTTP1(
-            configuration: appHTTP, headTimeout: TimeAmount(configuration.gateway.headTimeout),
-            idleTimeout: TimeAmount(configuration.gateway.idleTimeout)),
-        configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
-        onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
-        eventLoopGroupProvider: .shared(group),
-        logger: logger)
-    services.append(.init(service: app))
-    if configuration.roles.contains(.worker) {
-        services.append(.init(service: try clients.mirrorWorker(logger: logger)))
-    }
-    if let expiresAt = configuration.gateway.credentialsExpireAt {
-        services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))
-    } else if s3.credentials.sessionToken != nil {
-        logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
-    }
-    services.append(.init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
+        let appPort = group.next().makePromise(of: Int.self)
+        let dependencies = AppDependencies(
+            generations: clients.generations, readiness: readiness,
+            cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
+            webhookVerifier: FalWebhookVerifier(
+                keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
+                allowedUserIDs: configuration.falWebhookUserIDs),
+            shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
+        // The app listener takes the edge's head limits and time limits (the fal webhook faces the internet too).
+        let appHTTP = HTTP1Channel.Configuration(
+            idleTimeout: TimeAmount(configuration.gateway.idleTimeout),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: configuration.gateway.maximumHeadBytes, maxHeaderListSize: configuration.gateway.maximumHeadBytes,
+                maxHeaderFieldCount: configuration.gateway.maximumHeaderCount))
+        let app = Application(
+            router: buildAppRouter(dependencies),
+            server: .guardedHTTP1(
+                configuration: appHTTP, headTimeout: TimeAmount(configuration.gateway.headTimeout),
+                idleTimeout: TimeAmount(configuration.gateway.idleTimeout)),
+            configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
+            onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+        services.append(.init(service: app))
+        if configuration.roles.contains(.worker) {
+            services.append(.init(service: try clients.mirrorWorker(logger: logger)))
+        }
+        if let expiresAt = configuration.gateway.credentialsExpireAt {
+            services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))
+        } else if s3.credentials.sessionToken != nil {
+            logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
+        }
+        services.append(.init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
 
-    var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
-    return UsherServices(
-        clients: clients, keys: keys, edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        return UsherServices(
+            clients: clients, keys: keys, edge: edge, appPort: appPort.futureResult, serviceGroup: ServiceGroup(configuration: groupConfiguration))
+    } catch {
+        await clients.close()
+        throw error
+    }
 }
