@@ -51,10 +51,24 @@ let package = Package(
         .target(name: "UsherCrypto", dependencies: ["CCrypto"], swiftSettings: swiftSettings),
         .target(name: "SigV4", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .target(name: "ViewerAuth", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
+        // The domain core: what a generation, a share, a revocation and an allowed source are, and the services that
+        // read and write them (lookup, generations, shares, revocations) through the storage protocols that `Redis`
+        // and `Postgres` implement. Knows no sockets, no SQL and no Redis.
         .target(
-            name: "RedisClient",
+            name: "Delivery",
             dependencies: [
-                "CHiredis",
+                "ViewerAuth", "UsherCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Redis",
+            dependencies: [
+                "CHiredis", "Delivery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,7 +78,7 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: [
-                "CLibPQ",
+                "CLibPQ", "Delivery",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,23 +86,10 @@ let package = Package(
             resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings
         ),
-        // The domain layer: what a generation id, a share, a revocation and an allowed source are, and the services
-        // that read and write them through Redis and Postgres (lookup, shares, revocations). Knows no sockets.
-        .target(
-            name: "Delivery",
-            dependencies: [
-                "Postgres", "RedisClient", "ViewerAuth", "UsherCrypto",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
         .target(
             name: "Gateway",
             dependencies: [
-                "Delivery", "SigV4", "ViewerAuth", "RedisClient", "Postgres", "UsherCrypto",
+                "Delivery", "SigV4", "ViewerAuth", "Redis", "Postgres", "UsherCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -133,7 +134,7 @@ let package = Package(
         .target(
             name: "UsherServer",
             dependencies: [
-                "AppServer", "Delivery", "Gateway", "Mirror", "Postgres", "RedisClient", "SigV4", "ViewerAuth",
+                "AppServer", "Delivery", "Gateway", "Mirror", "Postgres", "Redis", "SigV4", "ViewerAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -148,7 +149,7 @@ let package = Package(
         .target(
             name: "UsherCLI",
             dependencies: [
-                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Delivery", "Gateway", "Mirror", "Postgres", "RedisClient",
+                "UsherServer", "SigV4", "ViewerAuth", "UsherCrypto", "Delivery", "Gateway", "Mirror", "Postgres", "Redis",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -168,6 +169,27 @@ let package = Package(
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
+        // In-memory stand-ins for Redis and Postgres behind the domain's storage protocols: the stack-free tests.
+        .target(
+            name: "DeliveryTesting",
+            dependencies: [
+                "Delivery",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/DeliveryTesting",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: [
+                "Delivery", "DeliveryTesting", "Gateway", "SigV4", "ViewerAuth", "UsherCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ServerTestSupport",
             dependencies: [
@@ -182,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "RedisClient", "SigV4",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "Redis", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -206,7 +228,7 @@ let package = Package(
         .testTarget(
             name: "AppServerTests",
             dependencies: [
-                "AppServer", "Delivery", "Gateway", "Postgres", "RedisClient", "SigV4", "Mirror",
+                "AppServer", "Delivery", "DeliveryTesting", "Gateway", "Postgres", "Redis", "SigV4", "Mirror",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

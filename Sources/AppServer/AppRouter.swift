@@ -8,8 +8,10 @@ import Prometheus
 
 /// What the app listener's routes need.
 public struct AppDependencies: Sendable {
-    /// Every write to a generation (with its cache update), and its store and job queue for reads.
+    /// Every write to a generation (with its cache update), and its store for reads.
     public var generations: Generations
+    /// The mirror's queue, counted by state for `/metrics`.
+    public var jobs: MirrorJobStore
     public var readiness: Readiness
     public var cdnURLs: CDNURLs
     /// `USHER_ADMIN_TOKENS`; empty refuses every `/v1` request.
@@ -26,7 +28,7 @@ public struct AppDependencies: Sendable {
     public var servesDemo: Bool
 
     public init(
-        generations: Generations, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
+        generations: Generations, jobs: MirrorJobStore, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
         webhookVerifier: FalWebhookVerifier?, shares: ShareLinks, revocations: Revocations, publicURL: String,
         servesDemo: Bool
     ) {
@@ -36,6 +38,7 @@ public struct AppDependencies: Sendable {
         self.servesDemo = servesDemo
         self.webhookVerifier = webhookVerifier
         self.generations = generations
+        self.jobs = jobs
         self.readiness = readiness
         self.cdnURLs = cdnURLs
         self.adminTokens = adminTokens
@@ -56,7 +59,7 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
         return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("metrics") { _, _ -> Response in
-        await recordQueueGauges(dependencies.generations.jobs)
+        await recordQueueGauges(dependencies.jobs)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))

@@ -6,7 +6,6 @@ import HTTPTypes
 import Hummingbird
 import Metrics
 import Mirror
-import Postgres
 
 /// `POST /webhooks/fal` (CONTRACT § Mirror): signature first, over the raw body; then the payload; then one
 /// atomic statement that records it and queues the mirror. Answers in milliseconds; the worker does the rest.
@@ -73,7 +72,7 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
             case .failure(let reason):
                 outcome = try await generations.rejectVideo(requestID: payload.requestID, sourceURL: nil, reason: String(reason.prefix(2000)))
             }
-        } catch let error as PostgresError where error.code == .unavailable || error.code == .shutDown {
+        } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable; fal will retry.")
         }
         let state = switch outcome {

@@ -2,7 +2,6 @@ import Foundation
 import Gateway
 public import Delivery
 import Hummingbird
-import Postgres
 public import SigV4
 
 /// `POST /v1/generations` and `GET /v1/generations/{request_id}` (CONTRACT § Admin API).
@@ -39,12 +38,12 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         if let key = input.object_key, !Generation.objectKeyBytes.contains(key.utf8.count) {
             throw ProblemError.badRequest("object_key must be 1 to 1024 bytes.")
         }
-        let outcome: GenerationStore.Registration
+        let outcome: GenerationRegistration
         do {
             outcome = try await generations.register(
                 requestID: input.request_id, owner: input.owner, visibility: visibility, objectKey: input.object_key,
                 cdnURL: input.object_key.map(cdnURLs.url(key:)))
-        } catch let error as PostgresError where error.code == .unavailable {
+        } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         switch outcome {
@@ -63,7 +62,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         let generation: Generation?
         do {
             generation = try await generations.store.find(id)
-        } catch let error as PostgresError where error.code == .unavailable {
+        } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         guard let generation else { throw ProblemError.notFound("No generation \(id).") }

@@ -2,7 +2,6 @@ import Foundation
 import Gateway
 public import Delivery
 import Hummingbird
-import Postgres
 import ViewerAuth
 
 /// `POST /v1/revocations` and `DELETE /v1/revocations/{kind}/{value}` (CONTRACT § Admin API).
@@ -42,7 +41,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
         let revocation: Revocation
         do {
             revocation = try await revocations.add(kind, value: value, until: until)
-        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+        } catch let error as any StorageFailure where error.isInvalidInput {
             throw ProblemError.badRequest("until must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.")
         } catch {
             throw ProblemError.unavailable("The database is unavailable.")

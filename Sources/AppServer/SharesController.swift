@@ -2,7 +2,6 @@ import Foundation
 import Gateway
 public import Delivery
 import Hummingbird
-import Postgres
 
 /// `POST /v1/shares` and `DELETE /v1/shares/{code}` (CONTRACT § Admin API).
 struct SharesController<Context: RequestContext>: Sendable {

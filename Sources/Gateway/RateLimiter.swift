@@ -1,6 +1,6 @@
 import Metrics
 public import NIOCore
-public import RedisClient
+public import Redis
 import Synchronization
 
 /// Per-viewer (`sub`) and per-client-IP limits for `/v` and `/s` (`USHER_RATE_LIMIT_RPS`, `_BURST`): token buckets

@@ -1,7 +1,7 @@
 public import NIOCore
 public import Delivery
 public import Postgres
-public import RedisClient
+public import Redis
 import Synchronization
 
 /// `/readyz`: every Redis node answers PING, Postgres answers `SELECT 1`, and the revocation list has loaded at
@@ -22,11 +22,11 @@ public final class Readiness: Sendable {
     }
 
     private let redis: RedisClient
-    private let postgres: PostgresClient
+    private let postgres: PQClient
     private let revocations: Revocations?
     private let cached = Mutex<(status: Status, at: NIODeadline)?>(nil)
 
-    public init(redis: RedisClient, postgres: PostgresClient, revocations: Revocations? = nil) {
+    public init(redis: RedisClient, postgres: PQClient, revocations: Revocations? = nil) {
         self.redis = redis
         self.postgres = postgres
         self.revocations = revocations

@@ -10,9 +10,10 @@ public import SigV4
 /// record the outcome. On graceful shutdown the loops stop claiming and finish their current job; a job whose
 /// mirror is cancelled is handed back, and one whose worker died is taken by another after its lease.
 public struct MirrorWorker: Service {
-    /// Outcomes are written through `generations`, which updates the caches; claims, renewals and retries through
-    /// its job store.
+    /// Outcomes are written through `generations`, which updates the caches; claims, renewals and retries go to
+    /// the queue, which no cache mirrors.
     let generations: Generations
+    let jobs: MirrorJobStore
     let mirrorer: Mirrorer
     let cdnURLs: CDNURLs
     let logger: Logger
@@ -20,8 +21,9 @@ public struct MirrorWorker: Service {
     public let workerID: String
     private let outcomes = MirrorMetrics()
 
-    public init(generations: Generations, mirrorer: Mirrorer, cdnURLs: CDNURLs, logger: Logger) {
+    public init(generations: Generations, jobs: MirrorJobStore, mirrorer: Mirrorer, cdnURLs: CDNURLs, logger: Logger) {
         self.generations = generations
+        self.jobs = jobs
         self.mirrorer = mirrorer
         self.cdnURLs = cdnURLs
         self.logger = logger
@@ -29,7 +31,6 @@ public struct MirrorWorker: Service {
     }
 
     var configuration: MirrorConfiguration { mirrorer.configuration }
-    var jobs: MirrorJobStore { generations.jobs }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in

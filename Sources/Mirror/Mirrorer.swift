@@ -2,7 +2,7 @@ public import AsyncHTTPClient
 import NIOHTTP1
 import Foundation
 public import NIOCore
-public import Postgres
+public import Delivery
 
 /// What a successful mirror produced.
 public struct MirroredObject: Sendable, Equatable {

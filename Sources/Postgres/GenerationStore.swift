@@ -1,10 +1,11 @@
+public import Delivery
 public import NIOCore
 
 /// Every SQL statement about generations, in one place.
-public struct GenerationStore: Sendable {
-    public let client: PostgresClient
+public struct GenerationStore: GenerationStorage {
+    public let client: PQClient
 
-    public init(client: PostgresClient) { self.client = client }
+    public init(client: PQClient) { self.client = client }
 
     /// Timestamps leave the database as RFC 3339 UTC text, so no date parsing happens in Swift.
     static func rfc3339(_ column: String) -> String {
@@ -54,18 +55,10 @@ public struct GenerationStore: Sendable {
         }
     }
 
-    public enum Registration: Sendable, Equatable {
-        case created(Generation)
-        /// The same registration again: nothing changed.
-        case unchanged(Generation)
-        /// A different registration already holds the id.
-        case conflict(Generation)
-    }
-
     /// Records a generation the app submitted (PENDING), or an object already in the bucket (COMPLETED).
     public func register(
         requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?
-    ) async throws -> Registration {
+    ) async throws -> GenerationRegistration {
         try await client.withConnection { connection in
             let inserted = try connection.query(
                 Self.insertRegistration, [requestID, owner, visibility.rawValue, objectKey, objectKey == nil ? nil : cdnURL])
@@ -77,7 +70,7 @@ public struct GenerationStore: Sendable {
             }
             guard let existing = try connection.query(Self.selectByID, [requestID]).records.first.map(Self.decode) else {
                 // Deleted between the two statements: report it as a conflict rather than guess.
-                throw PostgresError(.query, "generation \(requestID) vanished during registration")
+                throw PQError(.query, "generation \(requestID) vanished during registration")
             }
             let same = existing.owner == owner && existing.visibility == visibility
                 && (objectKey == nil || (existing.objectKey == objectKey && existing.status == .completed))
@@ -85,7 +78,7 @@ public struct GenerationStore: Sendable {
         }
     }
 
-    static func decode(_ record: PostgresRecord) -> Generation {
+    static func decode(_ record: PQRecord) -> Generation {
         Generation(
             requestID: record["request_id"] ?? "",
             owner: record["owner"],

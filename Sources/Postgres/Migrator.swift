@@ -23,10 +23,10 @@ public struct Migrator: Sendable {
     /// An arbitrary constant naming Usher's migration lock.
     static let advisoryLockKey = "7326504431"
 
-    let client: PostgresClient
+    let client: PQClient
     let logger: Logger
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PQClient, logger: Logger) {
         self.client = client
         self.logger = logger
     }

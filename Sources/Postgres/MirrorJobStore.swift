@@ -1,29 +1,9 @@
-/// A claimed mirror job: what to fetch, and how many attempts it has had (this one included).
-public struct MirrorJob: Sendable, Equatable {
-    public let requestID: String
-    public let sourceURL: String
-    /// The `content_type` fal announced, if any.
-    public let contentType: String?
-    /// The `file_size` fal announced, if any.
-    public let fileSize: Int64?
-    public let attempts: Int
-}
-
-/// What a fal webhook did to the row.
-public enum WebhookOutcome: Sendable, Equatable {
-    /// The generation is now MIRRORING with a job queued.
-    case enqueued
-    /// The generation is now FAILED (fal reported an error, or no video).
-    case failed
-    /// A duplicate (or the generation already moved on): nothing changed.
-    case unchanged
-}
-
+public import Delivery
 /// Every SQL statement of the mirror: webhook intake, the job queue and completion.
-public struct MirrorJobStore: Sendable {
-    public let client: PostgresClient
+public struct MirrorJobStore: MirrorTransitions {
+    public let client: PQClient
 
-    public init(client: PostgresClient) { self.client = client }
+    public init(client: PQClient) { self.client = client }
 
     /// An OK webhook: create the row if fal reports a request never registered (owner null, private), move a
     /// PENDING (or FAILED without an object) row to MIRRORING, and queue one job. Atomic, so 20 concurrent

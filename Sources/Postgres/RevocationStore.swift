@@ -1,31 +1,9 @@
-/// A revocation as stored: what is revoked, and until when (nil: for ever).
-public struct Revocation: Sendable, Equatable {
-    /// Accepted lengths of a revoked value in UTF-8 bytes, for every writer (admin API, `usher revoke`); the table's
-    /// CHECK says the same.
-    public static let valueBytes = 1...256
-
-    public enum Kind: String, Sendable, CaseIterable {
-        /// One token, by its `jti`.
-        case tokenID = "jti"
-        /// Every token of a viewer, by `sub`.
-        case subject = "sub"
-        /// A video, on `/v` and every share of it: a takedown.
-        case requestID = "request_id"
-    }
-
-    public var kind: Kind
-    public var value: String
-    /// RFC 3339 UTC, or nil.
-    public var until: String?
-    /// Unix seconds, or nil.
-    public var untilEpoch: Int64?
-}
-
+public import Delivery
 /// Every SQL statement about revocations, in one place.
-public struct RevocationStore: Sendable {
-    public let client: PostgresClient
+public struct RevocationStore: RevocationStorage {
+    public let client: PQClient
 
-    public init(client: PostgresClient) { self.client = client }
+    public init(client: PQClient) { self.client = client }
 
     static let columns = "kind, value, \(GenerationStore.rfc3339("until")), floor(extract(epoch FROM until))::bigint AS until_epoch"
 
@@ -43,7 +21,7 @@ public struct RevocationStore: Sendable {
     /// `until` is RFC 3339 text, parsed by PostgreSQL (a bad one throws with SQLSTATE class 22).
     public func add(_ kind: Revocation.Kind, value: String, until: String?) async throws -> Revocation {
         guard let record = try await client.query(Self.upsert, [kind.rawValue, value, until]).records.first else {
-            throw PostgresError(.query, "INSERT … RETURNING returned no row")
+            throw PQError(.query, "INSERT … RETURNING returned no row")
         }
         return Self.decode(record)
     }
@@ -58,7 +36,7 @@ public struct RevocationStore: Sendable {
         try await client.query(Self.active).records.map(Self.decode)
     }
 
-    static func decode(_ record: PostgresRecord) -> Revocation {
+    static func decode(_ record: PQRecord) -> Revocation {
         Revocation(
             kind: Revocation.Kind(rawValue: record["kind"] ?? "") ?? .tokenID, value: record["value"] ?? "", until: record["until"],
             untilEpoch: record["until_epoch"].flatMap { Int64($0) })

@@ -1,41 +1,11 @@
+public import Delivery
 public import NIOCore
 
-/// A share link as the admin API shows it.
-public struct Share: Sendable, Equatable {
-    /// Accepted `max_uses`, for every writer (admin API, `usher share create`); absent means no limit.
-    public static let maxUses = 1...1_000_000_000
-
-    public var code: String
-    public var requestID: String
-    /// RFC 3339 UTC.
-    public var expiresAt: String
-    public var revokedAt: String?
-    public var maxUses: Int?
-    public var uses: Int
-}
-
-/// The few fields `/s/{code}` reads per visit; cached in Redis.
-public struct ShareRecord: Sendable, Equatable {
-    public var requestID: String
-    /// Unix seconds.
-    public var expiresAt: Int64
-    public var revoked: Bool
-    /// nil: unlimited (visits are then not counted in the database).
-    public var maxUses: Int?
-
-    public init(requestID: String, expiresAt: Int64, revoked: Bool, maxUses: Int?) {
-        self.requestID = requestID
-        self.expiresAt = expiresAt
-        self.revoked = revoked
-        self.maxUses = maxUses
-    }
-}
-
 /// Every SQL statement about share links, in one place.
-public struct ShareStore: Sendable {
-    public let client: PostgresClient
+public struct ShareStore: ShareStorage {
+    public let client: PQClient
 
-    public init(client: PostgresClient) { self.client = client }
+    public init(client: PQClient) { self.client = client }
 
     static let columns = """
         code, request_id, \(GenerationStore.rfc3339("expires_at")), \(GenerationStore.rfc3339("revoked_at")), max_uses, uses
@@ -91,7 +61,7 @@ public struct ShareStore: Sendable {
         }
     }
 
-    static func decode(_ record: PostgresRecord) -> Share {
+    static func decode(_ record: PQRecord) -> Share {
         Share(
             code: record["code"] ?? "", requestID: record["request_id"] ?? "", expiresAt: record["expires_at"] ?? "",
             revokedAt: record["revoked_at"], maxUses: record["max_uses"].flatMap { Int($0) }, uses: record["uses"].flatMap { Int($0) } ?? 0)

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Delivery
-import Postgres
 import SigV4
 import UsherServer
 
@@ -64,8 +63,8 @@ struct ImportCommand: AsyncParsableCommand {
                 case .conflict:
                     throw ConfigurationError("conflicts with the stored generation \(line.request_id); skipped")
                 }
-            } catch let error as PostgresError where error.code == .unavailable {
-                failures.append("line \(number): database unavailable: \(error.message)")
+            } catch let error as any StorageFailure where error.isUnavailable {
+                failures.append("line \(number): database unavailable: \(error)")
             } catch {
                 failures.append("line \(number): \(error)")
             }

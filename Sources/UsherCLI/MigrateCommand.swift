@@ -9,7 +9,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let url = try CommandSetup.configuration().databaseURL
-        let client = PostgresClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: UsherLogging.logger())
+        let client = PQClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: UsherLogging.logger())
         defer { Task { await client.shutdown() } }
         do {
             let applied = try await Migrator(client: client, logger: UsherLogging.logger()).migrate()

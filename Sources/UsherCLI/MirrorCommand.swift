@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Delivery
-import Mirror
 import Postgres
+import Mirror
 import UsherServer
 
 struct MirrorCommand: AsyncParsableCommand {

@@ -2,7 +2,6 @@ public import ArgumentParser
 import UsherServer
 import Gateway
 import Delivery
-public import Postgres
 
 extension Revocation.Kind: ExpressibleByArgument {}
 
@@ -26,7 +25,7 @@ struct RevokeCommand: AsyncParsableCommand {
             let revocation = try await tools.revocations.add(kind, value: value, until: until)
             await tools.close()
             print("revoked \(revocation.kind.rawValue) \(revocation.value)\(revocation.until.map { " until \($0)" } ?? "")")
-        } catch let error as PostgresError where error.sqlState?.hasPrefix("22") == true {
+        } catch let error as any StorageFailure where error.isInvalidInput {
             await tools.close()
             throw ValidationError("--until must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z")
         } catch {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Delivery
-import Postgres
 import UsherServer
 
 /// `usher share create|revoke`: the admin API's share endpoints for operators, against the same database and Redis.

@@ -6,7 +6,7 @@ public import Mirror
 public import NIOCore
 import NIOPosix
 public import Postgres
-public import RedisClient
+public import Redis
 public import SigV4
 
 /// The clients and shared services every Usher process uses, built in one place: `buildServices` (`usher serve`)
@@ -17,7 +17,7 @@ public struct UsherClients: Sendable {
     public let configuration: UsherConfiguration
     public let group: any EventLoopGroup
     public let redis: RedisClient
-    public let postgres: PostgresClient
+    public let postgres: PQClient
     public let store: GenerationStore
     public let lookup: GenerationLookup
     /// Every write to a generation, with its cache update.
@@ -41,15 +41,16 @@ public struct UsherClients: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        let postgres = PostgresClient(configuration: PostgresConfiguration(url: configuration.databaseURL, poolSize: postgresPoolSize), logger: logger)
+        let postgres = PQClient(configuration: PostgresConfiguration(url: configuration.databaseURL, poolSize: postgresPoolSize), logger: logger)
         let store = GenerationStore(client: postgres)
-        let lookup = GenerationLookup(configuration: configuration.lookup, redis: redis, store: store, group: group)
+        let cache = RedisCache(client: redis)
+        let lookup = GenerationLookup(configuration: configuration.lookup, cache: cache, store: store, group: group)
         let jobs = MirrorJobStore(client: postgres)
         let clients = UsherClients(
             configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup,
             generations: Generations(store: store, jobs: jobs, lookup: lookup),
-            shares: ShareLinks(redis: redis, store: ShareStore(client: postgres)),
-            revocations: Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger),
+            shares: ShareLinks(cache: cache, store: ShareStore(client: postgres)),
+            revocations: Revocations(cache: cache, store: RevocationStore(client: postgres), logger: logger),
             jobs: jobs,
             http: HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror)))
         do {
@@ -69,7 +70,7 @@ public struct UsherClients: Sendable {
     /// A mirror worker over these clients (needs the S3 settings).
     public func mirrorWorker(logger: Logger) throws(ConfigurationError) -> MirrorWorker {
         let mirrorer = Mirrorer(configuration: configuration.mirror, http: http, uploader: ObjectUploader(s3: try configuration.s3, http: http))
-        return MirrorWorker(generations: generations, mirrorer: mirrorer, cdnURLs: try cdnURLs(), logger: logger)
+        return MirrorWorker(generations: generations, jobs: jobs, mirrorer: mirrorer, cdnURLs: try cdnURLs(), logger: logger)
     }
 
     /// Releases every connection and the event loops.

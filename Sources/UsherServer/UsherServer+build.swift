@@ -2,8 +2,8 @@
 import Glibc
 #endif
 import AppServer
-public import AsyncHTTPClient
-public import Mirror
+import AsyncHTTPClient
+import Mirror
 public import Gateway
 public import Delivery
 import Hummingbird
@@ -12,7 +12,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 public import Postgres
-public import RedisClient
+public import Redis
 public import ServiceLifecycle
 import SigV4
 import UnixSignals
@@ -31,9 +31,10 @@ public struct UsherServices: Sendable {
     public var configuration: UsherConfiguration { clients.configuration }
     public var group: any EventLoopGroup { clients.group }
     public var redis: RedisClient { clients.redis }
-    public var postgres: PostgresClient { clients.postgres }
+    public var postgres: PQClient { clients.postgres }
     public var store: GenerationStore { clients.store }
     public var lookup: GenerationLookup { clients.lookup }
+    public var generations: Generations { clients.generations }
     public var shares: ShareLinks { clients.shares }
     public var revocations: Revocations { clients.revocations }
 
@@ -98,7 +99,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
 
         let appPort = group.next().makePromise(of: Int.self)
         let dependencies = AppDependencies(
-            generations: clients.generations, readiness: readiness,
+            generations: clients.generations, jobs: clients.jobs, readiness: readiness,
             cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
             webhookVerifier: FalWebhookVerifier(
                 keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),

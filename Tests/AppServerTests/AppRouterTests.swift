@@ -1,36 +1,40 @@
 import AppServer
 import Delivery
+import DeliveryTesting
 import Gateway
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOPosix
 import Postgres
-import RedisClient
+import Redis
 import SigV4
+import Synchronization
 import Testing
 
-/// The app listener's routes through HummingbirdTesting's `.router` mode: no socket and no stack. The clients
-/// point at ports where nothing listens, so every answer here is one the router gives before any Redis or
-/// Postgres work (auth, validation, problem+json).
+/// The app listener's routes through HummingbirdTesting's `.router` mode: no socket and no stack. The domain's
+/// stores are the in-memory ones; the Redis and Postgres clients (for `/readyz` and the queue gauges only) point
+/// at ports where nothing listens.
 @Suite struct AppRouterTests {
     static let admin = "router-test-admin"
 
-    static func application() throws -> some ApplicationProtocol {
+    static func application(store: InMemoryStore = InMemoryStore(), cache: InMemoryCache = InMemoryCache()) throws -> some ApplicationProtocol {
         let logger = Logger(label: "app-router-test")
         let group = MultiThreadedEventLoopGroup.singleton
         let redis = try RedisClient(url: "redis://127.0.0.1:1/0", group: group, logger: logger)
-        let postgres = PostgresClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
-        let store = GenerationStore(client: postgres)
-        let lookup = GenerationLookup(configuration: .init(), redis: redis, store: store, group: group)
-        let s3 = try S3Configuration(bucket: "videos", credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret"))
+        let postgres = PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
+        let lookup = GenerationLookup(configuration: .init(), cache: cache, store: store, group: group)
         let dependencies = AppDependencies(
-            generations: Generations(store: store, jobs: MirrorJobStore(client: postgres), lookup: lookup),
-            readiness: Readiness(redis: redis, postgres: postgres), cdnURLs: CDNURLs(s3: s3, publicBaseURL: nil), adminTokens: [admin],
-            servesAdmin: true, webhookVerifier: nil, shares: ShareLinks(redis: redis, store: ShareStore(client: postgres)),
-            revocations: Revocations(redis: redis, store: RevocationStore(client: postgres), logger: logger), publicURL: "http://edge.test",
+            generations: Generations(store: store, jobs: store, lookup: lookup), jobs: MirrorJobStore(client: postgres),
+            readiness: Readiness(redis: redis, postgres: postgres), cdnURLs: try cdnURLs(), adminTokens: [admin],
+            servesAdmin: true, webhookVerifier: nil, shares: ShareLinks(cache: cache, store: store),
+            revocations: Revocations(cache: cache, store: store, logger: logger), publicURL: "http://edge.test",
             servesDemo: false)
         return Application(router: buildAppRouter(dependencies), logger: logger)
+    }
+
+    static func cdnURLs() throws -> CDNURLs {
+        CDNURLs(s3: try S3Configuration(bucket: "videos", credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret")), publicBaseURL: nil)
     }
 
     static func isProblem(_ response: TestResponse, status: HTTPResponse.Status) -> Bool {
@@ -74,5 +78,78 @@ import Testing
         try await Self.application().test(.router) { client in
             try await client.execute(uri: "/nowhere", method: .get) { #expect(Self.isProblem($0, status: .notFound)) }
         }
+    }
+
+    @Test func registeringIsCreatedThenUnchangedThenAConflict() async throws {
+        let store = InMemoryStore()
+        let cdnURL = try Self.cdnURLs().url(key: "videos/gen-1.mp4")
+        try await Self.application(store: store).test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]
+            let body = #"{"request_id":"gen-1","owner":"team-a","visibility":"public","object_key":"videos/gen-1.mp4"}"#
+            try await client.execute(uri: "/v1/generations", method: .post, headers: bearer, body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .created)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#""status":"COMPLETED""#), "\(text)")
+                #expect(text.contains(#""cdn_url":"\#(cdnURL)""#), "\(text)")
+                #expect(text.contains(#""fal_url":null"#), "absent values are null: \(text)")
+            }
+            try await client.execute(uri: "/v1/generations", method: .post, headers: bearer, body: ByteBuffer(string: body)) {
+                #expect($0.status == .ok)
+            }
+            let other = #"{"request_id":"gen-1","owner":"team-b","visibility":"public"}"#
+            try await client.execute(uri: "/v1/generations", method: .post, headers: bearer, body: ByteBuffer(string: other)) {
+                #expect(Self.isProblem($0, status: .conflict))
+            }
+            try await client.execute(uri: "/v1/generations/gen-1", method: .get, headers: bearer) { response in
+                #expect(response.status == .ok && String(buffer: response.body).contains(#""owner":"team-a""#))
+            }
+            try await client.execute(uri: "/v1/generations/gen-2", method: .get, headers: bearer) { #expect(Self.isProblem($0, status: .notFound)) }
+        }
+        #expect(try await store.find("gen-1")?.owner == "team-a")
+    }
+
+    @Test func aDatabaseThatIsDownIs503WithRetryAfter() async throws {
+        let store = InMemoryStore()
+        store.isAvailable = false
+        try await Self.application(store: store).test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]
+            try await client.execute(uri: "/v1/generations/gen-1", method: .get, headers: bearer) { response in
+                #expect(Self.isProblem(response, status: .serviceUnavailable))
+                #expect(response.headers[.retryAfter] != nil)
+            }
+        }
+    }
+
+    @Test func sharesAndRevocationsRoundTrip() async throws {
+        let store = InMemoryStore()
+        _ = try await store.register(requestID: "gen-s", owner: "o", visibility: .private, objectKey: "videos/gen-s.mp4", cdnURL: nil)
+        let code = Mutex("")
+        try await Self.application(store: store).test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]
+            try await client.execute(
+                uri: "/v1/shares", method: .post, headers: bearer, body: ByteBuffer(string: #"{"request_id":"gen-s","ttl_seconds":600,"max_uses":3}"#)
+            ) { response in
+                #expect(response.status == .created)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#""url":"http://edge.test/s/"#), "\(text)")
+                code.withLock { $0 = String(text.split(separator: "\"").drop { $0 != "code" }.dropFirst(2).first ?? "") }
+            }
+            let code = code.withLock { $0 }
+            #expect(code.utf8.count == 24)
+            try await client.execute(
+                uri: "/v1/shares", method: .post, headers: bearer, body: ByteBuffer(string: #"{"request_id":"nobody","ttl_seconds":600}"#)
+            ) { #expect(Self.isProblem($0, status: .notFound)) }
+            try await client.execute(uri: "/v1/shares/\(code)", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
+            try await client.execute(
+                uri: "/v1/revocations", method: .post, headers: bearer, body: ByteBuffer(string: #"{"sub":"viewer-1","until":"not a time"}"#)
+            ) { #expect(Self.isProblem($0, status: .badRequest)) }
+            try await client.execute(
+                uri: "/v1/revocations", method: .post, headers: bearer, body: ByteBuffer(string: #"{"sub":"viewer-1"}"#)
+            ) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/revocations/sub/viewer-1", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        #expect(try await store.record(code.withLock { $0 }, on: loop).get()?.record.revoked == true)
+        #expect(try await store.active().isEmpty)
     }
 }

@@ -1,5 +1,5 @@
 import Postgres
-import RedisClient
+import Redis
 import Testing
 
 /// Connection settings: bad URLs are named, and no password reaches a description (logs, errors).

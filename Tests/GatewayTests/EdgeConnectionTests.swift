@@ -3,7 +3,7 @@ import Logging
 import Postgres
 import UsherServer
 import NIOPosix
-import RedisClient
+import Redis
 import ServerTestSupport
 import Testing
 import UsherTestSupport

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Postgres
+import Redis
 import ServerTestSupport
 import SigV4
 import Testing
@@ -35,8 +36,8 @@ struct HardeningTests {
 
         // A second service whose revocation list lives in a database that cannot be reached (Postgres down at start).
         let logger = Logger(label: "test")
-        let unreachable = PostgresClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
-        let revocations = Revocations(redis: server.services.redis, store: RevocationStore(client: unreachable), logger: logger)
+        let unreachable = PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
+        let revocations = Revocations(cache: RedisCache(client: server.services.redis), store: RevocationStore(client: unreachable), logger: logger)
         try? await revocations.reload()
         #expect(!revocations.hasLoaded)
         let readiness = Readiness(redis: server.services.redis, postgres: server.services.postgres, revocations: revocations)

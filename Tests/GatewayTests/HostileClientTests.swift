@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
-import RedisClient
+import Redis
 import ServerTestSupport
 import Testing
 import Postgres

@@ -39,7 +39,7 @@ final class PostgresMultiHostTests {
     }
 
     func serverPort(_ url: String) async throws -> Int? {
-        let client = PostgresClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: Logger(label: "multi-host"))
+        let client = PQClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: Logger(label: "multi-host"))
         let value: String? = try await client.query("SELECT inet_server_port()").rows.first?.first ?? nil
         await client.shutdown()
         return value.flatMap { Int($0) }
@@ -47,7 +47,7 @@ final class PostgresMultiHostTests {
 
     @Test func targetSessionAttributesChooseTheServerAndADownHostIsSkipped() async throws {
         // The second cluster's database becomes read-only: libpq's read-write check (`SHOW transaction_read_only`) skips it.
-        let setup = PostgresClient(configuration: PostgresConfiguration(url: url([second], "any"), poolSize: 1), logger: Logger(label: "setup"))
+        let setup = PQClient(configuration: PostgresConfiguration(url: url([second], "any"), poolSize: 1), logger: Logger(label: "setup"))
         // (A cluster left by an earlier run is read-only already: this session turns it off for itself first.)
         try await setup.withConnection { connection in
             _ = try connection.query("SET default_transaction_read_only = off")

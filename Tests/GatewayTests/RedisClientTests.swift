@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
-import RedisClient
+import Redis
 import ServerTestSupport
 import Testing
 import UsherServer

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Postgres
-import RedisClient
+import Redis
 import ServerTestSupport
 import Testing
 import UsherServer

@@ -100,11 +100,10 @@ public final class TestServer: Sendable {
         guard result.status == 200 else { throw ProcessFailure(description: "upload of \(key) failed: \(result.status)") }
     }
 
-    /// Changes a row behind the caches' back, then drops the cached copies (as the mirror's writers do).
+    /// Changes a row behind the caches' back, then has the caches reload it.
     public func setRow(_ id: String, _ assignments: String, _ parameters: [String?] = []) async throws {
         _ = try await services.postgres.query("UPDATE generations SET \(assignments) WHERE request_id = $1", [id] + parameters)
-        let record = try await services.store.find(id)?.delivery
-        await services.lookup.refresh(id, record: record)
+        await services.generations.reloadCache(id)
     }
 }
 

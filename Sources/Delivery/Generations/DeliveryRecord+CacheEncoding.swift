@@ -1,15 +1,13 @@
-import Postgres
-
-/// How a delivery record is stored in Redis under `usher:gen:{id}`.
+/// How a delivery record is stored in the shared cache (Redis) under `usher:gen:{id}`.
 ///
 /// Binary-safe and cheap to parse on the hot path: a version byte, then status, visibility and three
 /// length-prefixed optional fields (owner, object key, fal URL). `0` alone marks an id known not to exist.
 extension DeliveryRecord {
     static let absentMarker: [UInt8] = [UInt8(ascii: "0")]
 
-    static func redisKey(_ id: String) -> [UInt8] { Array("usher:gen:".utf8) + Array(id.utf8) }
+    static func cacheKey(_ id: String) -> [UInt8] { Array("usher:gen:".utf8) + Array(id.utf8) }
 
-    var redisValue: [UInt8] {
+    var cacheValue: [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "1")]
         let statusByte: UInt8 = switch status {
         case .pending: UInt8(ascii: "P")
@@ -33,7 +31,7 @@ extension DeliveryRecord {
     }
 
     /// nil for bytes this version did not write (treated as a cache miss).
-    init?(redisValue bytes: [UInt8]) {
+    init?(cacheValue bytes: [UInt8]) {
         guard bytes.count >= 3, bytes[0] == UInt8(ascii: "1") else { return nil }
         let status: Generation.Status
         switch bytes[1] {

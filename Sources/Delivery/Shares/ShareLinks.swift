@@ -1,6 +1,4 @@
 public import NIOCore
-public import Postgres
-public import RedisClient
 import UsherCrypto
 
 /// What the share chain knows about a code.
@@ -49,12 +47,12 @@ public final class ShareLinks: Sendable {
     static let codeBytes = 18
 
     public let configuration: Configuration
-    let redis: RedisClient
-    public let store: ShareStore
+    let cache: any KeyValueCache
+    let store: any ShareStorage
 
-    public init(configuration: Configuration = .init(), redis: RedisClient, store: ShareStore) {
+    public init(configuration: Configuration = .init(), cache: any KeyValueCache, store: any ShareStorage) {
         self.configuration = configuration
-        self.redis = redis
+        self.cache = cache
         self.store = store
     }
 
@@ -105,7 +103,7 @@ public final class ShareLinks: Sendable {
         // Overwrite rather than delete: a reader that saw the row before the commit fills with NX and loses.
         let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
         do {
-            _ = try await redis.send(Self.setCommand(code, tombstone, ttl: configuration.redisTTL, onlyIfAbsent: false)).orThrow()
+            try await cache.set(Self.cacheKey(code), tombstone.cacheValue, expireSeconds: configuration.redisTTL)
         } catch {
             throw Failure(code: .cacheNotUpdated, message: "\(error)")
         }
@@ -114,10 +112,10 @@ public final class ShareLinks: Sendable {
 
     /// Redis, then Postgres (filling Redis); completes on `loop`.
     public func resolve(_ code: String, on loop: any EventLoop) -> EventLoopFuture<ShareOutcome> {
-        redis.send(.get(Self.redisKey(code)), on: loop).flatMap { reply -> EventLoopFuture<ShareOutcome> in
-            if case .bulk(let bytes) = reply {
-                if bytes == DeliveryRecord.absentMarker { return loop.makeSucceededFuture(.absent) }
-                if let record = ShareRecord(redisValue: bytes) { return loop.makeSucceededFuture(.found(record)) }
+        cache.get(Self.cacheKey(code), on: loop).flatMap { value -> EventLoopFuture<ShareOutcome> in
+            if let value {
+                if value == DeliveryRecord.absentMarker { return loop.makeSucceededFuture(.absent) }
+                if let record = ShareRecord(cacheValue: value) { return loop.makeSucceededFuture(.found(record)) }
             }
             return self.readThrough(code, on: loop, fillRedis: true)
         }.flatMapError { _ in
@@ -128,9 +126,9 @@ public final class ShareLinks: Sendable {
     private func readThrough(_ code: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<ShareOutcome> {
         store.record(code, on: loop).hop(to: loop).map { found in
             if fillRedis {
-                let command = found.map { Self.setCommand(code, $0.record, ttl: self.configuration.redisTTL, onlyIfAbsent: true) }
-                    ?? .set(Self.redisKey(code), DeliveryRecord.absentMarker, expireSeconds: self.configuration.negativeTTL, onlyIfAbsent: true)
-                _ = self.redis.send(command, on: loop)
+                let (value, ttl) = found.map { ($0.record.cacheValue, self.configuration.redisTTL) }
+                    ?? (DeliveryRecord.absentMarker, self.configuration.negativeTTL)
+                _ = self.cache.set(Self.cacheKey(code), value, expireSeconds: ttl, onlyIfAbsent: true, on: loop)
             }
             return found.map { .found($0.record) } ?? .absent
         }.recover { _ in .unavailable }
@@ -141,21 +139,17 @@ public final class ShareLinks: Sendable {
         store.consume(code, on: loop).hop(to: loop).map { Optional($0) }.recover { _ in nil }
     }
 
-    static func redisKey(_ code: String) -> [UInt8] { Array("usher:share:".utf8) + Array(code.utf8) }
-
-    static func setCommand(_ code: String, _ record: ShareRecord, ttl: Int, onlyIfAbsent: Bool) -> RedisCommand {
-        .set(redisKey(code), record.redisValue, expireSeconds: ttl, onlyIfAbsent: onlyIfAbsent)
-    }
+    static func cacheKey(_ code: String) -> [UInt8] { Array("usher:share:".utf8) + Array(code.utf8) }
 }
 
-/// How a share record is stored in Redis under `usher:share:{code}`: `1|expires|max_uses or -|revoked 0/1|request_id`.
+/// How a share record is stored in the shared cache (Redis) under `usher:share:{code}`: `1|expires|max_uses or -|revoked 0/1|request_id`.
 extension ShareRecord {
-    var redisValue: [UInt8] {
+    var cacheValue: [UInt8] {
         Array("1|\(expiresAt)|\(maxUses.map(String.init) ?? "-")|\(revoked ? 1 : 0)|\(requestID)".utf8)
     }
 
     /// nil for bytes this version did not write (treated as a cache miss).
-    init?(redisValue bytes: [UInt8]) {
+    init?(cacheValue bytes: [UInt8]) {
         let fields = bytes.split(separator: UInt8(ascii: "|"), maxSplits: 4, omittingEmptySubsequences: false)
         guard fields.count == 5, fields[0].elementsEqual("1".utf8), let expiresAt = Int64(String(decoding: fields[1], as: UTF8.self)),
             fields[3].count == 1, !fields[4].isEmpty

@@ -1,6 +1,4 @@
 public import Logging
-public import Postgres
-public import RedisClient
 public import ServiceLifecycle
 import Synchronization
 public import ViewerAuth
@@ -29,18 +27,19 @@ public final class Revocations: Service, Sendable {
 
     /// How often each instance checks for changes. Default 250 ms (CONTRACT: in force within 1 s).
     let pollInterval: Duration
-    let redis: RedisClient
-    public let store: RevocationStore
+    let cache: any KeyValueCache
+    let store: any RevocationStorage
     let logger: Logger
     private let snapshot = Mutex(Snapshot())
     /// Lets the hot path skip the lock while nothing is revoked (the usual case).
     private let hasAny = Atomic<Bool>(false)
     private let loaded = Atomic<Bool>(false)
-    private let lastVersion = Mutex<RESPValue?>(nil)
+    /// The version seen last (empty: none written yet); nil before the first poll or after a failed reload.
+    private let lastVersion = Mutex<[UInt8]?>(nil)
     private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
 
-    public init(redis: RedisClient, store: RevocationStore, pollInterval: Duration = .milliseconds(250), logger: Logger) {
-        self.redis = redis
+    public init(cache: any KeyValueCache, store: any RevocationStorage, pollInterval: Duration = .milliseconds(250), logger: Logger) {
+        self.cache = cache
         self.store = store
         self.pollInterval = pollInterval
         self.logger = logger
@@ -85,7 +84,7 @@ public final class Revocations: Service, Sendable {
     /// from Postgres on their own schedule.
     private func announce() async {
         do {
-            _ = try await redis.send(.increment(Self.versionKey)).orThrow()
+            try await cache.increment(Self.versionKey)
         } catch {
             logger.warning("revocation stored, but Redis could not announce it; instances fall back to polling Postgres", metadata: ["error": "\(error)"])
         }
@@ -114,9 +113,10 @@ public final class Revocations: Service, Sendable {
 
     /// One poll: reload when Redis's version moved (or Redis cannot say).
     func poll() async {
-        let version: RESPValue?
+        // nil: the cache could not say.
+        let version: [UInt8]?
         do {
-            version = try await redis.send(.get(Self.versionKey)).orThrow()
+            version = try await cache.get(Self.versionKey) ?? []
         } catch {
             version = nil
         }

@@ -9,17 +9,17 @@ import Darwin
 ///
 /// libpq calls block, so a connection is only ever used on a thread-pool thread, by one caller at a time (the
 /// pool hands it out exclusively): hence `@unchecked Sendable`.
-public final class PostgresConnection: @unchecked Sendable {
+public final class PQConnection: @unchecked Sendable {
     private let connection: OpaquePointer
 
-    init(conninfo: String) throws(PostgresError) {
+    init(conninfo: String) throws(PQError) {
         guard let connection = PQconnectdb(conninfo) else {
-            throw PostgresError(.unavailable, "libpq could not allocate a connection")
+            throw PQError(.unavailable, "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.message(PQerrorMessage(connection))
             PQfinish(connection)
-            throw PostgresError(.unavailable, message)
+            throw PQError(.unavailable, message)
         }
         self.connection = connection
     }
@@ -30,7 +30,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs one statement with text parameters (`$1`, `$2`, …): values never travel inside the SQL text.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(PQError) -> PostgresRows {
         let result = withCStrings(parameters) { values in
             PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
@@ -38,13 +38,13 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Runs a script of several statements without parameters (migrations only).
-    public func execute(script: String) throws(PostgresError) {
+    public func execute(script: String) throws(PQError) {
         _ = try take(PQexec(connection, script))
     }
 
-    private func take(_ result: OpaquePointer?) throws(PostgresError) -> PostgresRows {
+    private func take(_ result: OpaquePointer?) throws(PQError) -> PostgresRows {
         guard let result else {
-            throw PostgresError(isHealthy ? .query : .unavailable, Self.message(PQerrorMessage(connection)))
+            throw PQError(isHealthy ? .query : .unavailable, Self.message(PQerrorMessage(connection)))
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -55,7 +55,7 @@ public final class PostgresConnection: @unchecked Sendable {
             let message = Self.message(PQresultErrorMessage(result))
             // Class 08 is "connection exception"; a broken socket also leaves the connection unhealthy.
             let unavailable = !isHealthy || state?.hasPrefix("08") == true || state == "57P01"
-            throw PostgresError(unavailable ? .unavailable : .query, sqlState: state, message)
+            throw PQError(unavailable ? .unavailable : .query, sqlState: state, message)
         }
     }
 
@@ -99,10 +99,10 @@ public struct PostgresRows: Sendable {
     public var isEmpty: Bool { rows.isEmpty }
 
     /// Rows as name → value, for readable decoding.
-    public var records: [PostgresRecord] { rows.map { PostgresRecord(columns: columns, values: $0) } }
+    public var records: [PQRecord] { rows.map { PQRecord(columns: columns, values: $0) } }
 }
 
-public struct PostgresRecord: Sendable {
+public struct PQRecord: Sendable {
     let columns: [String]
     let values: [String?]
 

@@ -1,6 +1,8 @@
+public import Delivery
+
 /// A database failure. `code` is a stable label; `sqlState` carries PostgreSQL's own code when the server
 /// answered (e.g. `23505` for a unique violation).
-public struct PostgresError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct PQError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate let name: String
         public var description: String { name }
@@ -24,5 +26,11 @@ public struct PostgresError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public var isUniqueViolation: Bool { sqlState == "23505" }
 
-    public var description: String { "PostgresError.\(code)\(sqlState.map { " [\($0)]" } ?? ""): \(message)" }
+    public var description: String { "PQError.\(code)\(sqlState.map { " [\($0)]" } ?? ""): \(message)" }
+}
+
+extension PQError: StorageFailure {
+    public var isUnavailable: Bool { code == .unavailable || code == .shutDown }
+    /// SQLSTATE class 22, "data exception": PostgreSQL could not read a value (e.g. `until`) as its type.
+    public var isInvalidInput: Bool { sqlState?.hasPrefix("22") == true }
 }

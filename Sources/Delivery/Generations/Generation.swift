@@ -40,6 +40,23 @@ public struct Generation: Sendable, Equatable {
     public var createdAt: String
     public var updatedAt: String
 
+    public init(requestID: String, owner: String?, visibility: Visibility, status: Status, falURL: String?, cdnURL: String?, objectKey: String?, contentType: String?, sizeBytes: Int64?, mirroredAt: String?, attempts: Int, lastError: String?, createdAt: String, updatedAt: String) {
+        self.requestID = requestID
+        self.owner = owner
+        self.visibility = visibility
+        self.status = status
+        self.falURL = falURL
+        self.cdnURL = cdnURL
+        self.objectKey = objectKey
+        self.contentType = contentType
+        self.sizeBytes = sizeBytes
+        self.mirroredAt = mirroredAt
+        self.attempts = attempts
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
     /// Accepted lengths of `owner` in UTF-8 bytes, for every writer (admin API, `usher import`).
     public static let ownerBytes = 1...256
     /// Accepted lengths of `object_key` in UTF-8 bytes (S3's own limit), for every writer.
@@ -48,22 +65,5 @@ public struct Generation: Sendable, Equatable {
     /// What the gateway needs to answer `/v/{id}`.
     public var delivery: DeliveryRecord {
         DeliveryRecord(status: status, visibility: visibility, owner: owner, objectKey: objectKey, falURL: falURL)
-    }
-}
-
-/// The few fields the gateway reads per request; cached in-process and in Redis.
-public struct DeliveryRecord: Sendable, Equatable {
-    public var status: Generation.Status
-    public var visibility: Generation.Visibility
-    public var owner: String?
-    public var objectKey: String?
-    public var falURL: String?
-
-    public init(status: Generation.Status, visibility: Generation.Visibility, owner: String?, objectKey: String?, falURL: String?) {
-        self.status = status
-        self.visibility = visibility
-        self.owner = owner
-        self.objectKey = objectKey
-        self.falURL = falURL
     }
 }

@@ -1,7 +1,5 @@
 import Metrics
 public import NIOCore
-public import Postgres
-public import RedisClient
 import Synchronization
 
 /// What the lookup chain knows about an id.
@@ -38,15 +36,15 @@ public final class GenerationLookup: Sendable {
     }
 
     let configuration: Configuration
-    let redis: RedisClient
-    let store: GenerationStore
+    let cache: any KeyValueCache
+    let store: any GenerationStorage
     private let caches: [ObjectIdentifier: LoopBound<LocalCache<LookupOutcome>>]
     private let inFlight = Mutex<[String: EventLoopFuture<DeliveryRecord?>]>([:])
     private let metrics = LookupMetrics()
 
-    public init(configuration: Configuration, redis: RedisClient, store: GenerationStore, group: any EventLoopGroup) {
+    public init(configuration: Configuration, cache: any KeyValueCache, store: any GenerationStorage, group: any EventLoopGroup) {
         self.configuration = configuration
-        self.redis = redis
+        self.cache = cache
         self.store = store
         var caches: [ObjectIdentifier: LoopBound<LocalCache<LookupOutcome>>] = [:]
         let loops = Array(group.makeIterator())
@@ -68,23 +66,20 @@ public final class GenerationLookup: Sendable {
 
     /// The full chain below the in-process cache; completes on `loop`.
     public func resolve(_ id: String, on loop: any EventLoop) -> EventLoopFuture<LookupOutcome> {
-        let key = DeliveryRecord.redisKey(id)
-        return redis.send(.get(key), on: loop).flatMap { reply in
-            switch reply {
-            case .bulk(let bytes):
-                if bytes == DeliveryRecord.absentMarker {
+        let key = DeliveryRecord.cacheKey(id)
+        return cache.get(key, on: loop).flatMap { value in
+            if let value {
+                if value == DeliveryRecord.absentMarker {
                     self.metrics.redis(hit: true)
                     return loop.makeSucceededFuture(self.remember(.absent, id, on: loop))
                 }
-                if let record = DeliveryRecord(redisValue: bytes) {
+                if let record = DeliveryRecord(cacheValue: value) {
                     self.metrics.redis(hit: true)
                     return loop.makeSucceededFuture(self.remember(.found(record), id, on: loop))
                 }
-                fallthrough
-            default:
-                self.metrics.redis(hit: false)
-                return self.readThrough(id, on: loop, fillRedis: true)
             }
+            self.metrics.redis(hit: false)
+            return self.readThrough(id, on: loop, fillRedis: true)
         }.flatMapError { _ in
             self.metrics.redisError()
             return self.readThrough(id, on: loop, fillRedis: false)
@@ -125,7 +120,7 @@ public final class GenerationLookup: Sendable {
         let ttl: Int
         switch outcome {
         case .found(let record):
-            value = record.redisValue
+            value = record.cacheValue
             ttl = record.status == .completed || record.status == .failed ? configuration.positiveTTL : configuration.transientTTL
         case .absent:
             value = DeliveryRecord.absentMarker
@@ -133,21 +128,22 @@ public final class GenerationLookup: Sendable {
         case .unavailable:
             return
         }
-        _ = redis.send(.set(DeliveryRecord.redisKey(id), value, expireSeconds: ttl, onlyIfAbsent: true), on: loop)
+        _ = cache.set(DeliveryRecord.cacheKey(id), value, expireSeconds: ttl, onlyIfAbsent: true, on: loop)
     }
 
-    /// After a write: Redis gets the new record (or forgets the id) and every loop drops its copy.
-    public func refresh(_ id: String, record: DeliveryRecord?) async {
+    /// After a write (by `Generations` only): the shared cache gets the new record (or forgets the id) and every
+    /// loop drops its copy.
+    func refresh(_ id: String, record: DeliveryRecord?) async {
         if let record {
-            _ = try? await redis.send(.set(DeliveryRecord.redisKey(id), record.redisValue, expireSeconds: configuration.positiveTTL))
+            try? await cache.set(DeliveryRecord.cacheKey(id), record.cacheValue, expireSeconds: configuration.positiveTTL)
         } else {
-            _ = try? await redis.send(.delete(DeliveryRecord.redisKey(id)))
+            try? await cache.delete(DeliveryRecord.cacheKey(id))
         }
         forgetLocally(id)
     }
 
     /// Drops the id from every loop's in-process cache.
-    public func forgetLocally(_ id: String) {
+    func forgetLocally(_ id: String) {
         for cache in caches.values { cache.eventLoop.execute { cache.value.remove(id) } }
     }
 }

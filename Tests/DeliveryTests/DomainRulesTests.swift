@@ -1,4 +1,4 @@
-import Postgres
+import Delivery
 import Testing
 
 /// Rules every writer shares (admin API, `usher import`, `usher share`, `usher revoke`), each written once.

@@ -7,10 +7,10 @@ import Synchronization
 ///
 /// The pool has as many threads as connections, so a call never waits for a connection, only for a thread;
 /// broken connections are dropped and replaced on next use, so a database restart heals by itself.
-public final class PostgresClient: Sendable {
+public final class PQClient: Sendable {
     public let configuration: PostgresConfiguration
     private let threadPool: NIOThreadPool
-    private let idle: Mutex<[PostgresConnection]>
+    private let idle: Mutex<[PQConnection]>
     private let logger: Logger
 
     public init(configuration: PostgresConfiguration, logger: Logger) {
@@ -22,28 +22,28 @@ public final class PostgresClient: Sendable {
     }
 
     /// Runs `body` with a connection of its own, on a pool thread.
-    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PQConnection) throws -> T) async throws -> T {
         do {
             return try await threadPool.runIfActive { try self.blockingWithConnection(body) }
-        } catch let error as PostgresError {
+        } catch let error as PQError {
             throw error
         } catch is CancellationError {
             // The thread pool answers CancellationError once it is shut down, and for a cancelled caller.
-            throw PostgresError(.shutDown, "database call cancelled or pool shut down")
+            throw PQError(.shutDown, "database call cancelled or pool shut down")
         } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw PostgresError(.shutDown, "database pool is shut down")
+            throw PQError(.shutDown, "database pool is shut down")
         }
     }
 
     /// As `withConnection`, completing on `eventLoop` (for the edge handler, which never awaits).
     public func withConnection<T: Sendable>(
-        on eventLoop: any EventLoop, _ body: @escaping @Sendable (PostgresConnection) throws -> T
+        on eventLoop: any EventLoop, _ body: @escaping @Sendable (PQConnection) throws -> T
     ) -> EventLoopFuture<T> {
         threadPool.runIfActive(eventLoop: eventLoop) { try self.blockingWithConnection(body) }
     }
 
     /// Runs `body` inside BEGIN … COMMIT (ROLLBACK when it throws).
-    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    public func withTransaction<T: Sendable>(_ body: @escaping @Sendable (PQConnection) throws -> T) async throws -> T {
         try await withConnection { connection in
             try connection.query("BEGIN")
             do {
@@ -61,7 +61,7 @@ public final class PostgresClient: Sendable {
         try await withConnection { try $0.query(sql, parameters) }
     }
 
-    private func blockingWithConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    private func blockingWithConnection<T>(_ body: (PQConnection) throws -> T) throws -> T {
         let connection = try checkout()
         do {
             let value = try body(connection)
@@ -73,14 +73,14 @@ public final class PostgresClient: Sendable {
         }
     }
 
-    private func checkout() throws(PostgresError) -> PostgresConnection {
+    private func checkout() throws(PQError) -> PQConnection {
         if let connection = idle.withLock({ $0.popLast() }) {
             if connection.isHealthy { return connection }
         }
-        return try PostgresConnection(conninfo: configuration.conninfo)
+        return try PQConnection(conninfo: configuration.conninfo)
     }
 
-    private func checkin(_ connection: PostgresConnection) {
+    private func checkin(_ connection: PQConnection) {
         idle.withLock { $0.append(connection) }
     }
 

@@ -1,15 +1,13 @@
-public import Postgres
-
 /// Every write to a generation, each followed by the cache update it needs: Redis gets the row's new record (or
 /// forgets the id) and this instance's loops drop their copies; other instances' copies last at most the
 /// in-process TTL. The admin API, the fal webhook, the mirror worker and `usher import` write through here, so
 /// none of them has to remember to refresh a cache — a forgotten refresh was a stale video.
 public struct Generations: Sendable {
-    public let store: GenerationStore
-    public let jobs: MirrorJobStore
+    public let store: any GenerationStorage
+    public let jobs: any MirrorTransitions
     public let lookup: GenerationLookup
 
-    public init(store: GenerationStore, jobs: MirrorJobStore, lookup: GenerationLookup) {
+    public init(store: any GenerationStorage, jobs: any MirrorTransitions, lookup: GenerationLookup) {
         self.store = store
         self.jobs = jobs
         self.lookup = lookup
@@ -19,7 +17,7 @@ public struct Generations: Sendable {
     /// replaces whatever was cached for the id ("unknown" included).
     public func register(
         requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?
-    ) async throws -> GenerationStore.Registration {
+    ) async throws -> GenerationRegistration {
         let outcome = try await store.register(requestID: requestID, owner: owner, visibility: visibility, objectKey: objectKey, cdnURL: cdnURL)
         if case .created(let generation) = outcome { await lookup.refresh(generation.requestID, record: generation.delivery) }
         return outcome
@@ -42,6 +40,12 @@ public struct Generations: Sendable {
     /// The gateway may hold "unknown" or "pending" for this id: write what the row says now.
     private func refreshAfterWebhook(_ requestID: String, _ outcome: WebhookOutcome) async {
         guard outcome != .unchanged else { return }
+        await reloadCache(requestID)
+    }
+
+    /// After a change made outside Usher (an UPDATE by hand, a restore): the caches take what the row says now.
+    /// A store that cannot answer makes the shared cache forget the id, so readers go to the store.
+    public func reloadCache(_ requestID: String) async {
         let record = try? await store.find(requestID)?.delivery
         await lookup.refresh(requestID, record: record)
     }

@@ -1,0 +1,44 @@
+public import Delivery
+import Logging
+public import NIOCore
+public import NIOPosix
+
+/// The domain's services over the in-memory stores, wired as `UsherClients` wires them over Redis and Postgres.
+public struct DeliveryFixture: Sendable {
+    public let group: any EventLoopGroup
+    public let cache: InMemoryCache
+    public let store: InMemoryStore
+    public let lookup: GenerationLookup
+    public let generations: Generations
+    public let shares: ShareLinks
+    public let revocations: Revocations
+
+    public init(lookup configuration: GenerationLookup.Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        let cache = InMemoryCache(eventLoop: group.next())
+        let store = InMemoryStore()
+        let lookup = GenerationLookup(configuration: configuration, cache: cache, store: store, group: group)
+        self.group = group
+        self.cache = cache
+        self.store = store
+        self.lookup = lookup
+        self.generations = Generations(store: store, jobs: store, lookup: lookup)
+        self.shares = ShareLinks(cache: cache, store: store)
+        self.revocations = Revocations(cache: cache, store: store, logger: Logger(label: "delivery-fixture"))
+    }
+
+    /// Registers a video already in the bucket (COMPLETED), as `POST /v1/generations` with `object_key` does.
+    @discardableResult
+    public func registerCompleted(
+        _ requestID: String, owner: String = "owner-1", visibility: Generation.Visibility = .private, objectKey: String? = nil
+    ) async throws -> GenerationRegistration {
+        let key = objectKey ?? "videos/\(requestID).mp4"
+        return try await generations.register(
+            requestID: requestID, owner: owner, visibility: visibility, objectKey: key, cdnURL: "https://cdn.test/\(key)")
+    }
+
+    /// The lookup chain below the in-process cache, as the edge calls it on one of the loops.
+    public func resolve(_ requestID: String) async throws -> LookupOutcome {
+        let loop = group.next()
+        return try await loop.flatSubmit { lookup.resolve(requestID, on: loop) }.get()
+    }
+}

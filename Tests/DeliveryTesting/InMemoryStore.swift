@@ -1,0 +1,251 @@
+public import Delivery
+import Foundation
+public import NIOCore
+import Synchronization
+
+/// The durable store as dictionaries, for tests that need no Postgres: each method keeps the rule its SQL
+/// states (never check-then-insert, lease holders only, a use taken atomically), under one lock.
+/// `isAvailable` false makes every call fail, as a database that is down does.
+public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareStorage, RevocationStorage {
+    struct State {
+        var generations: [String: Generation] = [:]
+        /// request id → the job and the worker holding its lease (nil: queued, not claimed).
+        var jobs: [String: (job: MirrorJob, lockedBy: String?)] = [:]
+        var shares: [String: Share] = [:]
+        var revocations: [String: Revocation] = [:]
+    }
+
+    private let state = Mutex(State())
+    private let available = Atomic<Bool>(true)
+    private let deliveryReads = Atomic<Int>(0)
+
+    public init() {}
+
+    public var isAvailable: Bool {
+        get { available.load(ordering: .relaxed) }
+        set { available.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Read-throughs of `delivery` so far.
+    public var deliveryReadCount: Int { deliveryReads.load(ordering: .relaxed) }
+
+    public struct Unavailable: Error {}
+    public struct Refused: Error { public let reason: String }
+
+    private func locked<T>(_ body: (inout State) throws -> T) throws -> T {
+        guard isAvailable else { throw Unavailable() }
+        return try state.withLock { try body(&$0) }
+    }
+
+    private func onLoop<T: Sendable>(_ loop: any EventLoop, _ body: (inout State) throws -> T) -> EventLoopFuture<T> {
+        do {
+            return loop.makeSucceededFuture(try locked(body))
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+    }
+
+    static func now() -> String { Date().formatted(.iso8601) }
+
+    // MARK: GenerationStorage
+
+    public func find(_ requestID: String) async throws -> Generation? {
+        try locked { $0.generations[requestID] }
+    }
+
+    public func delivery(_ requestID: String, on loop: any EventLoop) -> EventLoopFuture<DeliveryRecord?> {
+        deliveryReads.add(1, ordering: .relaxed)
+        return onLoop(loop) { $0.generations[requestID]?.delivery }
+    }
+
+    public func register(
+        requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?
+    ) async throws -> GenerationRegistration {
+        try locked { state in
+            let now = Self.now()
+            guard var existing = state.generations[requestID] else {
+                let generation = Generation(
+                    requestID: requestID, owner: owner, visibility: visibility, status: objectKey == nil ? .pending : .completed,
+                    falURL: nil, cdnURL: objectKey == nil ? nil : cdnURL, objectKey: objectKey, contentType: nil, sizeBytes: nil,
+                    mirroredAt: objectKey == nil ? nil : now, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
+                state.generations[requestID] = generation
+                return .created(generation)
+            }
+            if owner != nil, objectKey == nil, existing.owner == nil {
+                existing.owner = owner
+                existing.visibility = visibility
+                existing.updatedAt = now
+                state.generations[requestID] = existing
+                return .created(existing)
+            }
+            let same = existing.owner == owner && existing.visibility == visibility
+                && (objectKey == nil || (existing.objectKey == objectKey && existing.status == .completed))
+            return same ? .unchanged(existing) : .conflict(existing)
+        }
+    }
+
+    // MARK: MirrorTransitions
+
+    public func acceptVideo(requestID: String, sourceURL: String, contentType: String?, fileSize: Int64?) async throws -> WebhookOutcome {
+        try locked { state in
+            let now = Self.now()
+            if var existing = state.generations[requestID] {
+                guard existing.status == .pending else { return .unchanged }
+                existing.status = .mirroring
+                existing.falURL = sourceURL
+                existing.contentType = contentType
+                existing.lastError = nil
+                existing.attempts = 0
+                existing.updatedAt = now
+                state.generations[requestID] = existing
+            } else {
+                state.generations[requestID] = Generation(
+                    requestID: requestID, owner: nil, visibility: .private, status: .mirroring, falURL: sourceURL, cdnURL: nil,
+                    objectKey: nil, contentType: contentType, sizeBytes: nil, mirroredAt: nil, attempts: 0, lastError: nil,
+                    createdAt: now, updatedAt: now)
+            }
+            guard state.jobs[requestID] == nil else { return .unchanged }
+            state.jobs[requestID] = (MirrorJob(requestID: requestID, sourceURL: sourceURL, contentType: contentType, fileSize: fileSize, attempts: 0), nil)
+            return .enqueued
+        }
+    }
+
+    public func rejectVideo(requestID: String, sourceURL: String?, reason: String) async throws -> WebhookOutcome {
+        try locked { state in
+            let now = Self.now()
+            if var existing = state.generations[requestID] {
+                guard existing.status == .pending else { return .unchanged }
+                existing.status = .failed
+                existing.falURL = sourceURL ?? existing.falURL
+                existing.lastError = reason
+                existing.updatedAt = now
+                state.generations[requestID] = existing
+            } else {
+                state.generations[requestID] = Generation(
+                    requestID: requestID, owner: nil, visibility: .private, status: .failed, falURL: sourceURL, cdnURL: nil,
+                    objectKey: nil, contentType: nil, sizeBytes: nil, mirroredAt: nil, attempts: 0, lastError: reason,
+                    createdAt: now, updatedAt: now)
+            }
+            return .failed
+        }
+    }
+
+    /// Leases the queued job of `requestID` to `worker` (what `MirrorJobStore.claim` does with SQL).
+    public func claim(requestID: String, worker: String) throws -> MirrorJob? {
+        try locked { state in
+            guard let entry = state.jobs[requestID], entry.lockedBy == nil else { return nil }
+            let job = MirrorJob(
+                requestID: requestID, sourceURL: entry.job.sourceURL, contentType: entry.job.contentType, fileSize: entry.job.fileSize,
+                attempts: entry.job.attempts + 1)
+            state.jobs[requestID] = (job, worker)
+            return job
+        }
+    }
+
+    public func complete(
+        _ job: MirrorJob, worker: String, objectKey: String, cdnURL: String, contentType: String, sizeBytes: Int64
+    ) async throws -> DeliveryRecord? {
+        try locked { state in
+            guard state.jobs[job.requestID]?.lockedBy == worker, var generation = state.generations[job.requestID] else { return nil }
+            state.jobs[job.requestID] = nil
+            generation.status = .completed
+            generation.objectKey = objectKey
+            generation.cdnURL = cdnURL
+            generation.contentType = contentType
+            generation.sizeBytes = sizeBytes
+            generation.mirroredAt = Self.now()
+            generation.attempts = job.attempts
+            generation.lastError = nil
+            state.generations[job.requestID] = generation
+            return generation.delivery
+        }
+    }
+
+    public func fail(_ job: MirrorJob, worker: String, error: String) async throws -> DeliveryRecord? {
+        try locked { state in
+            guard state.jobs[job.requestID]?.lockedBy == worker else { return nil }
+            state.jobs[job.requestID] = nil
+            guard var generation = state.generations[job.requestID], generation.status != .completed else { return nil }
+            generation.status = .failed
+            generation.attempts = job.attempts
+            generation.lastError = error
+            state.generations[job.requestID] = generation
+            return generation.delivery
+        }
+    }
+
+    // MARK: ShareStorage
+
+    public func create(code: String, requestID: String, ttlSeconds: Int, maxUses: Int?) async throws -> Share? {
+        try locked { state in
+            guard state.generations[requestID] != nil else { return nil }
+            let expires = Date().addingTimeInterval(TimeInterval(ttlSeconds)).formatted(.iso8601)
+            let share = Share(code: code, requestID: requestID, expiresAt: expires, revokedAt: nil, maxUses: maxUses, uses: 0)
+            state.shares[code] = share
+            return share
+        }
+    }
+
+    public func revoke(code: String) async throws -> Share? {
+        try locked { state in
+            guard var share = state.shares[code] else { return nil }
+            share.revokedAt = share.revokedAt ?? Self.now()
+            state.shares[code] = share
+            return share
+        }
+    }
+
+    public func record(_ code: String, on loop: any EventLoop) -> EventLoopFuture<(record: ShareRecord, uses: Int)?> {
+        onLoop(loop) { state in
+            guard let share = state.shares[code] else { return nil }
+            let expires = (try? Date(share.expiresAt, strategy: .iso8601)).map { Int64($0.timeIntervalSince1970) } ?? 0
+            return (ShareRecord(requestID: share.requestID, expiresAt: expires, revoked: share.revokedAt != nil, maxUses: share.maxUses), share.uses)
+        }
+    }
+
+    public func consume(_ code: String, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        onLoop(loop) { state in
+            guard var share = state.shares[code], share.revokedAt == nil,
+                let expires = try? Date(share.expiresAt, strategy: .iso8601), expires > Date(),
+                share.maxUses.map({ share.uses < $0 }) ?? true
+            else { return false }
+            share.uses += 1
+            state.shares[code] = share
+            return true
+        }
+    }
+
+    // MARK: RevocationStorage
+
+    public func add(_ kind: Revocation.Kind, value: String, until: String?) async throws -> Revocation {
+        var epoch: Int64?
+        if let until {
+            guard let date = try? Date(until, strategy: .iso8601) else { throw Refused(reason: "until is not RFC 3339: \(until)") }
+            epoch = Int64(date.timeIntervalSince1970)
+        }
+        return try locked { state in
+            let revocation = Revocation(kind: kind, value: value, until: until, untilEpoch: epoch)
+            state.revocations["\(kind.rawValue)/\(value)"] = revocation
+            return revocation
+        }
+    }
+
+    public func remove(_ kind: Revocation.Kind, value: String) async throws -> Bool {
+        try locked { state in state.revocations.removeValue(forKey: "\(kind.rawValue)/\(value)") != nil }
+    }
+
+    public func active() async throws -> [Revocation] {
+        let now = Int64(Date().timeIntervalSince1970)
+        return try locked { state in state.revocations.values.filter { $0.untilEpoch.map { $0 > now } ?? true } }
+    }
+}
+
+extension InMemoryStore.Unavailable: StorageFailure {
+    public var isUnavailable: Bool { true }
+    public var isInvalidInput: Bool { false }
+}
+
+extension InMemoryStore.Refused: StorageFailure {
+    public var isUnavailable: Bool { false }
+    public var isInvalidInput: Bool { true }
+}
