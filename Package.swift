@@ -204,7 +204,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres", "Redis", "SigV4",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "DeliveryTesting", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres",
+                "Redis", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
