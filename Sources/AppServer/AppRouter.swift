@@ -26,12 +26,15 @@ public struct AppDependencies: Sendable {
     public var publicURL: String
     /// `USHER_DEMO`: serve `/demo/{id}` (with the `webhook` role).
     public var servesDemo: Bool
+    /// `Retry-After` of every 503, the edge's value (`GatewayConfiguration.retryAfterUnavailable`).
+    public var retryAfterUnavailable: Int
 
     public init(
         generations: Generations, jobs: MirrorJobStore, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
         webhookVerifier: FalWebhookVerifier?, shares: ShareLinks, revocations: Revocations, publicURL: String,
-        servesDemo: Bool
+        servesDemo: Bool, retryAfterUnavailable: Int = GatewayConfiguration().retryAfterUnavailable
     ) {
+        self.retryAfterUnavailable = retryAfterUnavailable
         self.revocations = revocations
         self.shares = shares
         self.publicURL = publicURL
@@ -51,7 +54,7 @@ public struct AppDependencies: Sendable {
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: AppMetricsMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(retryAfterUnavailable: dependencies.retryAfterUnavailable))
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()

@@ -29,19 +29,26 @@ public struct ProblemError: HTTPResponseError, Sendable {
     static func badRequest(_ detail: String) -> ProblemError { ProblemError(.badRequest, code: "bad-request", detail: detail) }
     static func notFound(_ detail: String) -> ProblemError { ProblemError(.notFound, code: "not-found", detail: detail) }
     static func conflict(_ detail: String) -> ProblemError { ProblemError(.conflict, code: "conflict", detail: detail) }
+    /// `ProblemMiddleware` adds the configured `Retry-After`.
     static func unavailable(_ detail: String) -> ProblemError {
-        ProblemError(.serviceUnavailable, code: "unavailable", detail: detail, headers: [.retryAfter: "2"])
+        ProblemError(.serviceUnavailable, code: "unavailable", detail: detail)
     }
 }
 
 /// Every error of the app listener as problem+json: Hummingbird's own (an unknown route, a body over the limit)
 /// keep their status with a fixed detail; anything unexpected becomes a 500 that names nothing of the cause (it is
-/// logged instead). `ProblemError`s pass through as they are.
+/// logged instead). `ProblemError`s pass through as they are, a 503 with `Retry-After` added when it has none.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Seconds a client should wait after a 503 (`GatewayConfiguration.retryAfterUnavailable`, as on the edge).
+    let retryAfterUnavailable: Int
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as ProblemError {
+        } catch var problem as ProblemError {
+            if problem.status == .serviceUnavailable, problem.headers[.retryAfter] == nil {
+                problem.headers[.retryAfter] = String(retryAfterUnavailable)
+            }
             throw problem
         } catch let error as any HTTPResponseError {
             throw ProblemError(error.status, code: Self.code(error.status), detail: Self.detail(error.status))

@@ -35,6 +35,11 @@ struct EdgeReply {
             extraHeaders: extraHeaders, body: problem.json)
     }
 
+    /// 503 while Redis and Postgres cannot answer (or the revocation list has not loaded).
+    static func dependencyDown(retryAfter: Int) -> EdgeReply {
+        .problem(.dependencyDown, extraHeaders: [("Retry-After", String(retryAfter))])
+    }
+
     static func text(_ status: HTTPResponseStatus, _ body: String) -> EdgeReply {
         EdgeReply(status: status, location: nil, caching: .noStore, contentType: "text/plain; charset=utf-8", extraHeaders: [], body: body)
     }

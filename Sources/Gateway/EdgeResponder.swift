@@ -56,7 +56,7 @@ public final class EdgeStandIn: EdgeResponder {
 
     var needsPeerAddress: Bool { false }
 
-    var dependencyDown: EdgeReply { .problem(.dependencyDown, extraHeaders: [("Retry-After", "1")]) }
+    var dependencyDown: EdgeReply { .dependencyDown(retryAfter: GatewayConfiguration().retryAfterUnavailable) }
 
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> EdgeAnswer {
         if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }

@@ -200,7 +200,7 @@ public final class EdgeService: EdgeResponder, Sendable {
     }
 
     var dependencyDown: EdgeReply {
-        .problem(.dependencyDown, extraHeaders: [("Retry-After", String(configuration.retryAfterUnavailable))])
+        .dependencyDown(retryAfter: configuration.retryAfterUnavailable)
     }
 
     /// `/s/{code}`: share → generation → (a use, for GET or HEAD of a `max_uses` share) → 302 that lives no longer than

@@ -104,7 +104,8 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             webhookVerifier: FalWebhookVerifier(
                 keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
                 allowedUserIDs: configuration.falWebhookUserIDs),
-            shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo)
+            shares: shares, revocations: revocations, publicURL: configuration.publicURL, servesDemo: configuration.demo,
+            retryAfterUnavailable: configuration.gateway.retryAfterUnavailable)
         // The app listener takes the edge's head limits and time limits (the fal webhook faces the internet too).
         let appHTTP = HTTP1Channel.Configuration(
             idleTimeout: TimeAmount(configuration.gateway.idleTimeout),
