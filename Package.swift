@@ -49,7 +49,9 @@ let package = Package(
         ),
 
         .target(name: "UsherCrypto", dependencies: ["CCrypto"], swiftSettings: swiftSettings),
-        .target(name: "SigV4", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
+        // How an address is written (`host[:port]`, URL authorities, allow-list entries) and which IPs are internal.
+        .target(name: "HostAddress", swiftSettings: swiftSettings),
+        .target(name: "SigV4", dependencies: ["UsherCrypto", "HostAddress"], swiftSettings: swiftSettings),
         .target(name: "ViewerAuth", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
         // The domain core: what a generation, a share, a revocation and an allowed source are, and the services that
         // read and write them (lookup, generations, shares, revocations) through the storage protocols that `Redis`
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "Redis",
             dependencies: [
-                "CHiredis", "Delivery",
+                "CHiredis", "Delivery", "HostAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,7 +91,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Delivery", "SigV4", "ViewerAuth", "Redis", "Postgres", "UsherCrypto",
+                "HostAddress", "Delivery", "SigV4", "ViewerAuth", "Redis", "Postgres", "UsherCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,7 +106,7 @@ let package = Package(
         .target(
             name: "Mirror",
             dependencies: [
-                "Delivery", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
+                "HostAddress", "Delivery", "Postgres", "SigV4", "UsherCrypto", "FalWebhook",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -134,7 +136,7 @@ let package = Package(
         .target(
             name: "UsherServer",
             dependencies: [
-                "AppServer", "Delivery", "Gateway", "Mirror", "Postgres", "Redis", "SigV4", "ViewerAuth",
+                "HostAddress", "AppServer", "Delivery", "Gateway", "Mirror", "Postgres", "Redis", "SigV4", "ViewerAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -167,6 +169,7 @@ let package = Package(
             name: "UsherTestSupport", path: "Tests/UsherTestSupport",
             swiftSettings: swiftSettings),
         .testTarget(name: "UsherCryptoTests", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "HostAddressTests", dependencies: ["HostAddress"], swiftSettings: swiftSettings),
         .testTarget(name: "SigV4Tests", dependencies: ["SigV4", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ViewerAuthTests", dependencies: ["ViewerAuth", "UsherCrypto", "UsherTestSupport"], swiftSettings: swiftSettings),
         // In-memory stand-ins for Redis and Postgres behind the domain's storage protocols: the stack-free tests.
@@ -218,6 +221,7 @@ let package = Package(
             name: "MirrorTests",
             dependencies: [
                 "ServerTestSupport", "UsherTestSupport", "UsherServer", "Mirror", "FalWebhook", "Postgres", "SigV4", "UsherCrypto", "Delivery",
+                "HostAddress",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+public import HostAddress
 public import Delivery
 
 /// Settings of the edge (`/v`, `/s`). Filled from the environment by `usher serve`.

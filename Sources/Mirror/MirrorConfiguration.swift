@@ -1,3 +1,4 @@
+public import HostAddress
 public import AsyncHTTPClient
 public import Delivery
 import NIOCore

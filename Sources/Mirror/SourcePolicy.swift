@@ -1,3 +1,4 @@
+import HostAddress
 public import Foundation
 public import Delivery
 import NIOPosix

@@ -1,3 +1,4 @@
+import HostAddress
 /// How to reach Redis, from `REDIS_URL` (`redis://[user:password@]host[:port][/db]`).
 public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public var host: String
@@ -45,18 +46,12 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
             }
             rest = rest[..<slash]
         }
-        var host = String(rest)
-        var port = 6379
-        if let colon = rest.lastIndex(of: ":") {
-            guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else {
-                throw RedisError(.configuration, "REDIS_URL has an invalid port: \(Self.redact(url))")
-            }
-            port = value
-            host = String(rest[..<colon])
+        guard !rest.isEmpty else { throw RedisError(.configuration, "REDIS_URL has no host: \(Self.redact(url))") }
+        guard let address = HostPort(rest), address.port != 0 else {
+            throw RedisError(.configuration, "REDIS_URL must name host[:port] ([v6]:port for IPv6) with a port in 1…65535: \(Self.redact(url))")
         }
-        guard !host.isEmpty else { throw RedisError(.configuration, "REDIS_URL has no host: \(Self.redact(url))") }
-        self.host = host
-        self.port = port
+        self.host = address.host
+        self.port = address.port ?? 6379
         self.username = username
         self.password = password
         self.database = database
@@ -66,7 +61,7 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
         self.maximumBackoff = .seconds(2)
     }
 
-    public var description: String { "redis://\(host):\(port)/\(database)" }
+    public var description: String { "redis://\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)" }
 
     /// The URL without its credentials, for error messages and logs.
     static func redact(_ url: String) -> String {

@@ -1,3 +1,4 @@
+import HostAddress
 /// Where objects live and how to sign for them. Filled from `S3_*` environment variables by the CLI.
 public struct S3Configuration: Sendable {
     public enum Addressing: String, Sendable {
@@ -94,24 +95,14 @@ public struct S3Endpoint: Sendable, Equatable {
         guard !rest.isEmpty, !rest.contains("/"), !rest.contains("?"), !rest.contains("@") else {
             throw SigV4Error(.invalidEndpoint, "S3 endpoint must be scheme://host[:port] with no path: \(text)")
         }
-        var host = rest
-        var port: Int?
-        // An IPv6 literal keeps its brackets; its colons are not a port separator.
-        let colon = rest.lastIndex(of: ":")
-        let closingBracket = rest.lastIndex(of: "]")
-        let isPortColon = colon.map { colon in rest.hasPrefix("[") ? closingBracket.map { $0 < colon } ?? false : true } ?? false
-        if isPortColon, let colon {
-            let start = rest.index(after: colon)
-            guard let value = Int(rest[start...]), (1...65535).contains(value) else {
-                throw SigV4Error(.invalidEndpoint, "S3 endpoint has an invalid port: \(text)")
-            }
-            port = value
-            host = rest[..<rest.index(before: start)]
+        // An IPv6 literal keeps its brackets here: `host` is what the URL and the signed Host header say.
+        guard let address = HostPort(rest) else {
+            throw SigV4Error(.invalidEndpoint, "S3 endpoint must be scheme://host[:port] with a port in 1…65535: \(text)")
         }
-        guard !host.isEmpty else { throw SigV4Error(.invalidEndpoint, "S3 endpoint has no host: \(text)") }
+        guard address.port != 0 else { throw SigV4Error(.invalidEndpoint, "S3 endpoint has an invalid port: \(text)") }
         self.scheme = scheme
-        self.host = String(host)
-        self.port = port
+        self.host = address.hostForURL
+        self.port = address.port
     }
 
     var authority: String { port.map { "\(host):\($0)" } ?? host }

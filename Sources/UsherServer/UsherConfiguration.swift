@@ -1,3 +1,4 @@
+import HostAddress
 import Foundation
 public import Gateway
 public import Delivery
@@ -166,13 +167,10 @@ public struct HostAndPort: Sendable, CustomStringConvertible {
     }
 
     public init(_ text: String, variable: String) throws(ConfigurationError) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ConfigurationError("\(variable) must be host:port, got '\(text)'")
+        guard let address = HostPort(text), let port = address.port else {
+            throw ConfigurationError("\(variable) must be host:port ([v6]:port for IPv6), got '\(text)'")
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw ConfigurationError("\(variable) must be host:port, got '\(text)'") }
-        self.host = host
+        self.host = address.host
         self.port = port
     }
 

@@ -1,3 +1,4 @@
+import HostAddress
 import FalWebhook
 import Foundation
 import Gateway
