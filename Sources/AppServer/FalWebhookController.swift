@@ -80,9 +80,7 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
         case .failed: "failed"
         case .unchanged: "unchanged"
         }
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: #"{"request_id":\#(JSONText.quote(payload.requestID)),"result":"\#(state)"}"#)))
+        return try JSONBody.response(WebhookReceiptBody(requestID: payload.requestID, result: state), status: .ok)
     }
 }
 

@@ -15,44 +15,32 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         group.get("generations/{request_id}", use: show)
     }
 
-    struct Registration: Decodable {
-        var request_id: String
-        var owner: String?
-        var visibility: String?
-        var object_key: String?
-    }
-
     @Sendable func register(request: Request, context: Context) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 * 1024)
-        let input: Registration
-        do {
-            input = try JSONDecoder().decode(Registration.self, from: Data(body.readableBytesView))
-        } catch {
-            throw ProblemError.badRequest("Body must be JSON {request_id, owner, visibility, object_key?}: \(Self.describe(error))")
-        }
-        try Self.validate(requestID: input.request_id)
+        let input = try JSONBody.decode(GenerationRegistrationBody.self, from: body, shape: "{request_id, owner, visibility, object_key?}")
+        try Self.validate(requestID: input.requestID)
         let visibility = try Self.visibility(input.visibility)
         if let owner = input.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
             throw ProblemError.badRequest("owner must be 1 to 256 bytes.")
         }
-        if let key = input.object_key, !Generation.objectKeyBytes.contains(key.utf8.count) {
+        if let key = input.objectKey, !Generation.objectKeyBytes.contains(key.utf8.count) {
             throw ProblemError.badRequest("object_key must be 1 to 1024 bytes.")
         }
         let outcome: GenerationRegistration
         do {
             outcome = try await generations.register(
-                requestID: input.request_id, owner: input.owner, visibility: visibility, objectKey: input.object_key,
-                cdnURL: input.object_key.map(cdnURLs.url(key:)))
+                requestID: input.requestID, owner: input.owner, visibility: visibility, objectKey: input.objectKey,
+                cdnURL: input.objectKey.map(cdnURLs.url(key:)))
         } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         switch outcome {
         case .created(let generation):
-            return Self.json(generation, status: .created)
+            return try JSONBody.response(GenerationBody(generation: generation), status: .created)
         case .unchanged(let generation):
-            return Self.json(generation, status: .ok)
+            return try JSONBody.response(GenerationBody(generation: generation), status: .ok)
         case .conflict:
-            throw ProblemError.conflict("request_id \(input.request_id) is already registered with different values.")
+            throw ProblemError.conflict("request_id \(input.requestID) is already registered with different values.")
         }
     }
 
@@ -66,7 +54,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         guard let generation else { throw ProblemError.notFound("No generation \(id).") }
-        return Self.json(generation, status: .ok)
+        return try JSONBody.response(GenerationBody(generation: generation), status: .ok)
     }
 
     static func validate(requestID: String) throws {
@@ -80,32 +68,5 @@ struct GenerationsController<Context: RequestContext>: Sendable {
             throw ProblemError.badRequest("visibility must be \"private\" or \"public\".")
         }
         return visibility
-    }
-
-    static func json(_ generation: Generation, status: HTTPResponse.Status) -> Response {
-        let body = JSONText.object([
-            ("request_id", .string(generation.requestID)),
-            ("owner", generation.owner.json),
-            ("visibility", .string(generation.visibility.rawValue)),
-            ("status", .string(generation.status.rawValue)),
-            ("fal_url", generation.falURL.json),
-            ("cdn_url", generation.cdnURL.json),
-            ("object_key", generation.objectKey.json),
-            ("mirrored_at", generation.mirroredAt.json),
-            ("attempts", .number(Int64(generation.attempts))),
-            ("last_error", generation.lastError.json),
-        ])
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    /// Decoding errors phrased without Foundation's internal paths.
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): "missing \(key.stringValue)"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            "wrong type for \(context.codingPath.map(\.stringValue).joined(separator: "."))"
-        case DecodingError.dataCorrupted: "not valid JSON"
-        default: "not valid JSON"
-        }
     }
 }

@@ -1,7 +1,6 @@
 public import Hummingbird
 import Delivery
 import Logging
-import ViewerAuth
 
 /// An RFC 9457 problem as a Hummingbird error: every failure on the app listener answers
 /// `application/problem+json` with a fixed `type` per kind, never a stack trace or a secret.
@@ -76,32 +75,4 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         default: status.reasonPhrase
         }
     }
-}
-
-/// Response bodies whose `null`s matter (Foundation's encoder drops nil members), written with ViewerAuth's
-/// strict JSON value so there is one JSON escaper in the project.
-enum JSONText {
-    enum Value {
-        case string(String)
-        case number(Int64)
-        case null
-
-        var json: JSONValue {
-            switch self {
-            case .string(let s): .string(s)
-            case .number(let n): .number(Double(n))
-            case .null: .null
-            }
-        }
-    }
-
-    static func object(_ members: [(String, Value)]) -> String {
-        JSONValue.object(members.map { (name: $0.0, value: $0.1.json) }).serialized
-    }
-
-    static func quote(_ s: String) -> String { JSONValue.string(s).serialized }
-}
-
-extension Optional where Wrapped == String {
-    var json: JSONText.Value { map { .string($0) } ?? .null }
 }

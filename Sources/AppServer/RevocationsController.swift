@@ -28,7 +28,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
                 continue
             }
             guard let kind = Revocation.Kind(rawValue: name) else {
-                throw ProblemError.badRequest("Unknown member \(JSONText.quote(name)): use jti, sub or request_id, and until.")
+                throw ProblemError.badRequest("Unknown member \"\(name)\": use jti, sub or request_id, and until.")
             }
             guard target == nil else { throw ProblemError.badRequest("Name exactly one of jti, sub and request_id.") }
             guard case .string(let text) = value, Revocation.valueBytes.contains(text.utf8.count) else {
@@ -46,10 +46,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
         } catch {
             throw ProblemError.unavailable("The database is unavailable.")
         }
-        let json = JSONText.object([
-            ("kind", .string(revocation.kind.rawValue)), ("value", .string(revocation.value)), ("until", revocation.until.json),
-        ])
-        return Response(status: .created, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+        return try JSONBody.response(RevocationBody(revocation: revocation), status: .created)
     }
 
     /// Idempotent: removing what is not revoked answers 204 too.

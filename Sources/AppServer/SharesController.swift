@@ -16,35 +16,24 @@ struct SharesController<Context: RequestContext>: Sendable {
         group.delete("shares/{code}", use: revoke)
     }
 
-    struct Creation: Decodable {
-        var request_id: String
-        var ttl_seconds: Int
-        var max_uses: Int?
-    }
-
     @Sendable func create(request: Request, context: Context) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 * 1024)
-        let input: Creation
-        do {
-            input = try JSONDecoder().decode(Creation.self, from: Data(body.readableBytesView))
-        } catch {
-            throw ProblemError.badRequest("Body must be JSON {request_id, ttl_seconds, max_uses?}: \(GenerationsController<Context>.describe(error))")
-        }
-        try GenerationsController<Context>.validate(requestID: input.request_id)
-        guard (1...maximumTTL).contains(input.ttl_seconds) else {
+        let input = try JSONBody.decode(ShareCreationBody.self, from: body, shape: "{request_id, ttl_seconds, max_uses?}")
+        try GenerationsController<Context>.validate(requestID: input.requestID)
+        guard (1...maximumTTL).contains(input.ttlSeconds) else {
             throw ProblemError.badRequest("ttl_seconds must be an integer from 1 to \(maximumTTL).")
         }
-        if let maxUses = input.max_uses, !Share.maxUses.contains(maxUses) {
+        if let maxUses = input.maxUses, !Share.maxUses.contains(maxUses) {
             throw ProblemError.badRequest("max_uses must be an integer from 1 to 1000000000, or absent for no limit.")
         }
         let created: Share?
         do {
-            created = try await shares.create(requestID: input.request_id, ttlSeconds: input.ttl_seconds, maxUses: input.max_uses)
+            created = try await shares.create(requestID: input.requestID, ttlSeconds: input.ttlSeconds, maxUses: input.maxUses)
         } catch {
             throw ProblemError.unavailable("The database is unavailable.")
         }
-        guard let share = created else { throw ProblemError.notFound("No generation \(input.request_id).") }
-        return Self.json(share, publicURL: publicURL, status: .created)
+        guard let share = created else { throw ProblemError.notFound("No generation \(input.requestID).") }
+        return try JSONBody.response(ShareBody(share: share, url: "\(publicURL)/s/\(share.code)"), status: .created)
     }
 
     @Sendable func revoke(request: Request, context: Context) async throws -> Response {
@@ -60,16 +49,5 @@ struct SharesController<Context: RequestContext>: Sendable {
         }
         guard revoked != nil else { throw ProblemError.notFound("No share link with this code.") }
         return Response(status: .noContent)
-    }
-
-    static func json(_ share: Share, publicURL: String, status: HTTPResponse.Status) -> Response {
-        let body = JSONText.object([
-            ("code", .string(share.code)),
-            ("url", .string("\(publicURL)/s/\(share.code)")),
-            ("request_id", .string(share.requestID)),
-            ("expires_at", .string(share.expiresAt)),
-            ("max_uses", share.maxUses.map { .number(Int64($0)) } ?? .null),
-        ])
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

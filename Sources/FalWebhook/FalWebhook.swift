@@ -99,28 +99,23 @@ public struct FalWebhookPayload: Sendable, Equatable {
 
     /// Parses fal's payload `{request_id, gateway_request_id, status, payload, error, payload_error}`.
     public static func parse(_ body: [UInt8]) -> Swift.Result<FalWebhookPayload, WebhookRejection> {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+        guard let wire = try? JSONDecoder().decode(FalWebhookBody.self, from: Data(body)) else {
             return .failure(.badRequest("body is not a JSON object"))
         }
-        guard let requestID = object["request_id"] as? String, !requestID.isEmpty else {
+        guard let requestID = wire.requestID, !requestID.isEmpty else {
             return .failure(.badRequest("request_id is missing"))
         }
-        let status = (object["status"] as? String)?.uppercased()
-        switch status {
+        switch wire.status?.uppercased() {
         case "OK", "COMPLETED":
-            if let payloadError = object["payload_error"] as? String, !payloadError.isEmpty {
+            if let payloadError = wire.payloadError, !payloadError.isEmpty {
                 return .success(FalWebhookPayload(requestID: requestID, result: .failure("payload_error: \(payloadError)")))
             }
-            guard let payload = object["payload"] as? [String: Any], let video = payload["video"] as? [String: Any],
-                let url = video["url"] as? String, !url.isEmpty
-            else {
+            guard let video = wire.payload?.video, let url = video.url, !url.isEmpty else {
                 return .success(FalWebhookPayload(requestID: requestID, result: .failure("fal reported OK without payload.video.url")))
             }
-            let size = (video["file_size"] as? NSNumber).map { $0.int64Value }
-            return .success(FalWebhookPayload(requestID: requestID, result: .video(url: url, contentType: video["content_type"] as? String, fileSize: size)))
+            return .success(FalWebhookPayload(requestID: requestID, result: .video(url: url, contentType: video.contentType, fileSize: video.fileSize)))
         case "ERROR":
-            let error = object["error"] as? String ?? (object["error"].map { "\($0)" } ?? "fal reported ERROR")
-            return .success(FalWebhookPayload(requestID: requestID, result: .failure(error)))
+            return .success(FalWebhookPayload(requestID: requestID, result: .failure(wire.error ?? "fal reported ERROR")))
         default:
             return .failure(.badRequest("status must be OK, COMPLETED or ERROR"))
         }

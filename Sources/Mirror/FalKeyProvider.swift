@@ -128,11 +128,16 @@ public final class FalKeyProvider: Sendable {
 
     /// `keys[].x` (base64url, padding tolerated) of every Ed25519 key in a JWKS.
     static func parse(_ data: Data) throws -> [Ed25519PublicKey] {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let entries = object["keys"] as? [[String: Any]] else {
+        /// Only `x` matters; a key without one (an RSA key, say) is skipped, not fatal.
+        struct JWKS: Decodable {
+            struct Key: Decodable { var x: String? }
+            var keys: [Key]
+        }
+        guard let jwks = try? JSONDecoder().decode(JWKS.self, from: data) else {
             throw MirrorError(.storage, permanent: false, "fal JWKS is not {\"keys\": [...]}")
         }
-        let keys = entries.compactMap { entry -> Ed25519PublicKey? in
-            guard let x = entry["x"] as? String, let raw = Base64URL.decode(x, allowPadding: true) else { return nil }
+        let keys = jwks.keys.compactMap { entry -> Ed25519PublicKey? in
+            guard let x = entry.x, let raw = Base64URL.decode(x, allowPadding: true) else { return nil }
             return try? Ed25519PublicKey(rawRepresentation: raw)
         }
         guard !keys.isEmpty else { throw MirrorError(.storage, permanent: false, "fal JWKS holds no Ed25519 key") }

@@ -14,10 +14,14 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "A JSON Lines file.") var file: String
 
     struct Line: Decodable {
-        var request_id: String
+        var requestID: String
         var owner: String?
         var visibility: String?
-        var object_key: String
+        var objectKey: String
+
+        enum CodingKeys: String, CodingKey {
+            case requestID = "request_id", owner, visibility, objectKey = "object_key"
+        }
     }
 
     func run() async throws {
@@ -44,24 +48,24 @@ struct ImportCommand: AsyncParsableCommand {
                 do { line = try JSONDecoder().decode(Line.self, from: Data(raw)) } catch {
                     throw ConfigurationError("not a JSON object with request_id and object_key")
                 }
-                guard RequestID.isValid(line.request_id) else { throw ConfigurationError("invalid request_id") }
+                guard RequestID.isValid(line.requestID) else { throw ConfigurationError("invalid request_id") }
                 if let owner = line.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
                     throw ConfigurationError("owner must be 1 to 256 bytes (as in POST /v1/generations)")
                 }
-                guard Generation.objectKeyBytes.contains(line.object_key.utf8.count) else {
+                guard Generation.objectKeyBytes.contains(line.objectKey.utf8.count) else {
                     throw ConfigurationError("object_key must be 1 to 1024 bytes")
                 }
                 let visibility = try Self.visibility(line.visibility)
                 switch try await generations.register(
-                    requestID: line.request_id, owner: line.owner, visibility: visibility, objectKey: line.object_key,
-                    cdnURL: cdnURLs.url(key: line.object_key))
+                    requestID: line.requestID, owner: line.owner, visibility: visibility, objectKey: line.objectKey,
+                    cdnURL: cdnURLs.url(key: line.objectKey))
                 {
                 case .created:
                     created += 1
                 case .unchanged:
                     unchanged += 1
                 case .conflict:
-                    throw ConfigurationError("conflicts with the stored generation \(line.request_id); skipped")
+                    throw ConfigurationError("conflicts with the stored generation \(line.requestID); skipped")
                 }
             } catch let error as any StorageFailure where error.isUnavailable {
                 failures.append("line \(number): database unavailable: \(error)")

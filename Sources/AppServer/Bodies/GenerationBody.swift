@@ -1,0 +1,37 @@
+import Delivery
+
+/// `POST /v1/generations`.
+struct GenerationRegistrationBody: Decodable {
+    var requestID: String
+    var owner: String?
+    var visibility: String?
+    var objectKey: String?
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", owner, visibility, objectKey = "object_key"
+    }
+}
+
+/// A generation as `/v1/generations` shows it.
+struct GenerationBody: Encodable {
+    let generation: Generation
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", owner, visibility, status, falURL = "fal_url", cdnURL = "cdn_url", objectKey = "object_key"
+        case mirroredAt = "mirrored_at", attempts, lastError = "last_error"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(generation.requestID, forKey: .requestID)
+        try container.encode(generation.owner, forKey: .owner)
+        try container.encode(generation.visibility.rawValue, forKey: .visibility)
+        try container.encode(generation.status.rawValue, forKey: .status)
+        try container.encode(generation.falURL, forKey: .falURL)
+        try container.encode(generation.cdnURL, forKey: .cdnURL)
+        try container.encode(generation.objectKey, forKey: .objectKey)
+        try container.encode(generation.mirroredAt, forKey: .mirroredAt)
+        try container.encode(generation.attempts, forKey: .attempts)
+        try container.encode(generation.lastError, forKey: .lastError)
+    }
+}

@@ -1,0 +1,32 @@
+import Delivery
+
+/// `POST /v1/shares`.
+struct ShareCreationBody: Decodable {
+    var requestID: String
+    var ttlSeconds: Int
+    var maxUses: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", ttlSeconds = "ttl_seconds", maxUses = "max_uses"
+    }
+}
+
+/// A share link as `POST /v1/shares` answers it.
+struct ShareBody: Encodable {
+    let share: Share
+    /// `USHER_PUBLIC_URL/s/{code}`.
+    let url: String
+
+    enum CodingKeys: String, CodingKey {
+        case code, url, requestID = "request_id", expiresAt = "expires_at", maxUses = "max_uses"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(share.code, forKey: .code)
+        try container.encode(url, forKey: .url)
+        try container.encode(share.requestID, forKey: .requestID)
+        try container.encode(share.expiresAt, forKey: .expiresAt)
+        try container.encode(share.maxUses, forKey: .maxUses)
+    }
+}
