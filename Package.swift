@@ -207,7 +207,8 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "DeliveryTesting", "Gateway", "UsherCrypto", "ViewerAuth", "Postgres",
+                "ServerTestSupport", "UsherTestSupport", "UsherServer", "Delivery", "DeliveryTesting", "Gateway", "UsherCrypto", "ViewerAuth",
+                "Postgres",
                 "Redis", "SigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,10 +1,10 @@
-public import Gateway
 public import Delivery
+public import Gateway
 public import Hummingbird
 public import Mirror
 public import Postgres
-public import SigV4
 import Prometheus
+public import SigV4
 
 /// What the app listener's routes need.
 public struct AppDependencies: Sendable {
@@ -59,7 +59,9 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()
         let body = status.text
-        return Response(status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(
+            status: status.ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("metrics") { _, _ -> Response in
         await recordQueueGauges(dependencies.jobs)

@@ -1,5 +1,5 @@
-import Gateway
 public import Delivery
+import Gateway
 import HTTPTypes
 import Hummingbird
 
@@ -49,7 +49,8 @@ struct DemoController<Context: RequestContext>: Sendable {
             </body></html>
             """
         return Response(
-            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Referrer-Policy")!: "no-referrer"],
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("Referrer-Policy")!: "no-referrer"],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 

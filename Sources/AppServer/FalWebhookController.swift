@@ -1,7 +1,7 @@
+public import Delivery
 import FalWebhook
 import Foundation
 import Gateway
-public import Delivery
 import HTTPTypes
 import Hummingbird
 import Metrics
@@ -68,18 +68,20 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
         do {
             switch payload.result {
             case .video(let url, let contentType, let fileSize):
-                outcome = try await generations.acceptVideo(requestID: payload.requestID, sourceURL: url, contentType: contentType, fileSize: fileSize)
+                outcome = try await generations.acceptVideo(
+                    requestID: payload.requestID, sourceURL: url, contentType: contentType, fileSize: fileSize)
             case .failure(let reason):
                 outcome = try await generations.rejectVideo(requestID: payload.requestID, sourceURL: nil, reason: String(reason.prefix(2000)))
             }
         } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable; fal will retry.")
         }
-        let state = switch outcome {
-        case .enqueued: "enqueued"
-        case .failed: "failed"
-        case .unchanged: "unchanged"
-        }
+        let state =
+            switch outcome {
+            case .enqueued: "enqueued"
+            case .failed: "failed"
+            case .unchanged: "unchanged"
+            }
         return try JSONBody.response(WebhookReceiptBody(requestID: payload.requestID, result: state), status: .ok)
     }
 }

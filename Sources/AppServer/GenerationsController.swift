@@ -1,6 +1,6 @@
+public import Delivery
 import Foundation
 import Gateway
-public import Delivery
 import Hummingbird
 public import SigV4
 

@@ -1,5 +1,5 @@
-import Gateway
 public import Delivery
+import Gateway
 import HTTPTypes
 public import HummingbirdCore
 public import Logging
@@ -45,7 +45,8 @@ public struct GuardedHTTP1Channel: ServerChildChannel {
 
 extension HTTPServerBuilder {
     /// `.http1(configuration:)` behind a `ConnectionGuard`.
-    public static func guardedHTTP1(configuration: HTTP1Channel.Configuration, headTimeout: TimeAmount, idleTimeout: TimeAmount) -> HTTPServerBuilder {
+    public static func guardedHTTP1(configuration: HTTP1Channel.Configuration, headTimeout: TimeAmount, idleTimeout: TimeAmount) -> HTTPServerBuilder
+    {
         .init { responder in
             GuardedHTTP1Channel(responder: responder, configuration: configuration, headTimeout: headTimeout, idleTimeout: idleTimeout)
         }

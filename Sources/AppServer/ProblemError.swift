@@ -1,5 +1,5 @@
-public import Hummingbird
 import Delivery
+public import Hummingbird
 import Logging
 
 /// An RFC 9457 problem as a Hummingbird error: every failure on the app listener answers

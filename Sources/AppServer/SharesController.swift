@@ -1,6 +1,6 @@
+public import Delivery
 import Foundation
 import Gateway
-public import Delivery
 import Hummingbird
 
 /// `POST /v1/shares` and `DELETE /v1/shares/{code}` (CONTRACT § Admin API).

@@ -113,7 +113,8 @@ public struct FalWebhookPayload: Sendable, Equatable {
             guard let video = wire.payload?.video, let url = video.url, !url.isEmpty else {
                 return .success(FalWebhookPayload(requestID: requestID, result: .failure("fal reported OK without payload.video.url")))
             }
-            return .success(FalWebhookPayload(requestID: requestID, result: .video(url: url, contentType: video.contentType, fileSize: video.fileSize)))
+            return .success(
+                FalWebhookPayload(requestID: requestID, result: .video(url: url, contentType: video.contentType, fileSize: video.fileSize)))
         case "ERROR":
             return .success(FalWebhookPayload(requestID: requestID, result: .failure(wire.error ?? "fal reported ERROR")))
         default:

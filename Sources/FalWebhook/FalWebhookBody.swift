@@ -11,7 +11,9 @@ struct FalWebhookBody: Decodable {
     var payloadError: String?
 
     enum CodingKeys: String, CodingKey {
-        case requestID = "request_id", status, payload, error, payloadError = "payload_error"
+        case requestID = "request_id"
+        case status, payload, error
+        case payloadError = "payload_error"
     }
 
     init(from decoder: any Decoder) throws {
@@ -41,14 +43,17 @@ struct FalWebhookBody: Decodable {
         var fileSize: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case url, contentType = "content_type", fileSize = "file_size"
+            case url
+            case contentType = "content_type"
+            case fileSize = "file_size"
         }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             url = try? container.decodeIfPresent(String.self, forKey: .url)
             contentType = try? container.decodeIfPresent(String.self, forKey: .contentType)
-            fileSize = (try? container.decodeIfPresent(Int64.self, forKey: .fileSize))
+            fileSize =
+                (try? container.decodeIfPresent(Int64.self, forKey: .fileSize))
                 ?? (try? container.decodeIfPresent(Double.self, forKey: .fileSize)).flatMap { Int64(exactly: $0) }
         }
     }

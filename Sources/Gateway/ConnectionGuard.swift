@@ -1,10 +1,11 @@
+public import NIOCore
+public import NIOHTTP1
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import NIOCore
-public import NIOHTTP1
 
 /// The hostile-client limits of one connection, on raw bytes in front of the HTTP decoder, for both listeners
 /// (CONTRACT § Shutdown and limits):

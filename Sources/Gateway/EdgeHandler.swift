@@ -252,10 +252,13 @@ final class EdgeMetrics: Sendable {
     func record(uri: String, status: UInt, started: NIODeadline) {
         let path = uri.utf8
         let route: Route =
-            path.starts(with: "/v/".utf8) ? .video
-            : path.starts(with: "/s/".utf8) ? .share
-            : path.starts(with: "/healthz".utf8) ? .healthz
-            : path.starts(with: "/readyz".utf8) ? .readyz : .other
+            path.starts(with: "/v/".utf8)
+            ? .video
+            : path.starts(with: "/s/".utf8)
+                ? .share
+                : path.starts(with: "/healthz".utf8)
+                    ? .healthz
+                    : path.starts(with: "/readyz".utf8) ? .readyz : .other
         if let index = Self.statuses.firstIndex(of: status) {
             counters[route.rawValue][index].increment()
         } else {

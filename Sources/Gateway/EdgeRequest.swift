@@ -1,10 +1,11 @@
+import Delivery
+public import NIOHTTP1
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Delivery
-public import NIOHTTP1
 /// Parsing of what the edge accepts: the route, the query and the viewer token's three hiding places.
 public enum EdgeRoute: Equatable, Sendable {
     case video(Substring)

@@ -1,17 +1,18 @@
+public import Delivery
+public import Logging
+import Metrics
+public import NIOCore
+import NIOHTTP1
+import Postgres
+public import SigV4
+import ViewerAuth
+
 #if canImport(Glibc)
 import HostAddress
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import Logging
-import Metrics
-public import NIOCore
-import NIOHTTP1
-public import Delivery
-import Postgres
-public import SigV4
-import ViewerAuth
 
 /// The edge's decisions, in CONTRACT order, independent of sockets: the handler asks, this answers.
 ///
@@ -71,10 +72,11 @@ public final class EdgeService: EdgeResponder, Sendable {
             let client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
         {
             if rateLimiter.configuration.shared {
-                return .later(rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
-                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                    return self.route(route, method: method, query: query, headers: headers, on: loop).future(on: loop)
-                })
+                return .later(
+                    rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
+                        if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
+                        return self.route(route, method: method, query: query, headers: headers, on: loop).future(on: loop)
+                    })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("ip:" + client, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
@@ -88,9 +90,10 @@ public final class EdgeService: EdgeResponder, Sendable {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
         case .readyz:
-            return .later(readiness.check(on: loop).map { status in
-                .text(status.ready ? .ok : .serviceUnavailable, status.text)
-            })
+            return .later(
+                readiness.check(on: loop).map { status in
+                    .text(status.ready ? .ok : .serviceUnavailable, status.text)
+                })
         case .unknown:
             return .now(.problem(.unknownRoute))
         case .malformedID:
@@ -123,10 +126,11 @@ public final class EdgeService: EdgeResponder, Sendable {
         if rateLimiter.isEnabled, let subject = grant?.subject {
             if rateLimiter.configuration.shared {
                 let verifiedGrant = grant
-                return .later(rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
-                    if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                    return self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop).future(on: loop)
-                })
+                return .later(
+                    rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
+                        if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
+                        return self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop).future(on: loop)
+                    })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("sub:" + subject, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
@@ -139,9 +143,10 @@ public final class EdgeService: EdgeResponder, Sendable {
         if let outcome = lookup.cached(id, on: loop) {
             return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
         }
-        return .later(lookup.resolve(id, on: loop).map { outcome in
-            self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
-        })
+        return .later(
+            lookup.resolve(id, on: loop).map { outcome in
+                self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+            })
     }
 
     static func tooManyRequests(_ retryAfter: Int) -> EdgeReply {
@@ -211,40 +216,42 @@ public final class EdgeService: EdgeResponder, Sendable {
     private func share(_ code: String, query: Substring, on loop: any EventLoop) -> Answer {
         let download = EdgeRequest.download(query)
         if download == .invalid { return .now(.problem(.badDownload)) }
-        return .later(shares.resolve(code, on: loop).flatMap { outcome -> EventLoopFuture<EdgeReply> in
-            let share: ShareRecord
-            switch outcome {
-            case .unavailable: return loop.makeSucceededFuture(self.dependencyDown)
-            case .absent: return loop.makeSucceededFuture(.problem(.shareNotFound))
-            case .found(let found): share = found
-            }
-            let now = Self.unixNow()
-            guard !share.revoked, now < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
-            guard self.revocations.hasLoaded else { return loop.makeSucceededFuture(self.dependencyDown) }
-            if self.revocations.takesDown(share.requestID, now: now) { return loop.makeSucceededFuture(.problem(.gone)) }
-            let generation = self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
-                ?? self.lookup.resolve(share.requestID, on: loop)
-            return generation.flatMap { outcome -> EventLoopFuture<EdgeReply> in
-                let record: DeliveryRecord
+        return .later(
+            shares.resolve(code, on: loop).flatMap { outcome -> EventLoopFuture<EdgeReply> in
+                let share: ShareRecord
                 switch outcome {
                 case .unavailable: return loop.makeSucceededFuture(self.dependencyDown)
-                // The generation was deleted under the share.
-                case .absent: return loop.makeSucceededFuture(.problem(.gone))
-                case .found(let found): record = found
+                case .absent: return loop.makeSucceededFuture(.problem(.shareNotFound))
+                case .found(let found): share = found
                 }
-                if let refusal = self.undeliverable(record) { return loop.makeSucceededFuture(refusal) }
-                let granted: EventLoopFuture<Bool?> =
-                    share.maxUses == nil ? loop.makeSucceededFuture(true) : self.shares.consume(code, on: loop)
-                return granted.map { granted in
-                    guard let granted else { return self.dependencyDown }
-                    guard granted else { return .problem(.shareGone) }
-                    let now = Self.unixNow()
-                    let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
-                    guard ttl > 0 else { return .problem(.shareGone) }
-                    return self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                let now = Self.unixNow()
+                guard !share.revoked, now < share.expiresAt else { return loop.makeSucceededFuture(.problem(.shareGone)) }
+                guard self.revocations.hasLoaded else { return loop.makeSucceededFuture(self.dependencyDown) }
+                if self.revocations.takesDown(share.requestID, now: now) { return loop.makeSucceededFuture(.problem(.gone)) }
+                let generation =
+                    self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
+                    ?? self.lookup.resolve(share.requestID, on: loop)
+                return generation.flatMap { outcome -> EventLoopFuture<EdgeReply> in
+                    let record: DeliveryRecord
+                    switch outcome {
+                    case .unavailable: return loop.makeSucceededFuture(self.dependencyDown)
+                    // The generation was deleted under the share.
+                    case .absent: return loop.makeSucceededFuture(.problem(.gone))
+                    case .found(let found): record = found
+                    }
+                    if let refusal = self.undeliverable(record) { return loop.makeSucceededFuture(refusal) }
+                    let granted: EventLoopFuture<Bool?> =
+                        share.maxUses == nil ? loop.makeSucceededFuture(true) : self.shares.consume(code, on: loop)
+                    return granted.map { granted in
+                        guard let granted else { return self.dependencyDown }
+                        guard granted else { return .problem(.shareGone) }
+                        let now = Self.unixNow()
+                        let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
+                        guard ttl > 0 else { return .problem(.shareGone) }
+                        return self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// Status checks shared by `/v` and `/s`: nil when the record can be delivered.

@@ -1,5 +1,5 @@
-public import HostAddress
 public import Delivery
+public import HostAddress
 
 /// Settings of the edge (`/v`, `/s`). Filled from the environment by `usher serve`.
 public struct GatewayConfiguration: Sendable {

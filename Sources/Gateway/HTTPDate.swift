@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The `Date` header (RFC 9110 IMF-fixdate), formatted once per second rather than once per response.
 final class HTTPDate: Sendable {

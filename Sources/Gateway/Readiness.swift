@@ -1,5 +1,5 @@
-public import NIOCore
 public import Delivery
+public import NIOCore
 public import Postgres
 public import Redis
 import Synchronization

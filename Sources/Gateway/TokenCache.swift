@@ -1,9 +1,10 @@
+import ViewerAuth
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ViewerAuth
 
 /// Verified viewer tokens of one event loop, so a player repeating its token pays one signature check.
 ///

@@ -39,7 +39,7 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
             host = text
             isIPv6Literal = false
         }
-        guard !host.isEmpty, !host.contains("[") , !host.contains("]") else { return nil }
+        guard !host.isEmpty, !host.contains("["), !host.contains("]") else { return nil }
         self.host = String(host)
         self.port = port
     }

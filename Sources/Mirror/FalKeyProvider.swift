@@ -1,8 +1,8 @@
 public import AsyncHTTPClient
-import NIOHTTP1
 import Foundation
 public import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 public import UsherCrypto
 

@@ -1,6 +1,6 @@
-public import HostAddress
 public import AsyncHTTPClient
 public import Delivery
+public import HostAddress
 import NIOCore
 
 /// Settings of the webhook intake and the mirror worker, with CONTRACT's defaults.

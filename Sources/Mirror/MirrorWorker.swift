@@ -1,5 +1,5 @@
-import Foundation
 public import Delivery
+import Foundation
 public import Logging
 import Metrics
 public import Postgres
@@ -75,7 +75,8 @@ public struct MirrorWorker: Service {
         do {
             let object = try await mirrorer.mirror(job)
             try await generations.complete(
-                job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType, sizeBytes: object.size)
+                job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType,
+                sizeBytes: object.size)
             outcomes.completed.increment()
             logger.info("mirrored", metadata: ["request_id": "\(job.requestID)", "bytes": "\(object.size)", "attempt": "\(job.attempts)"])
         } catch let error as MirrorError where error.permanent || job.attempts >= configuration.maximumAttempts {

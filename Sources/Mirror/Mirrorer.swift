@@ -1,8 +1,8 @@
 public import AsyncHTTPClient
-import NIOHTTP1
+public import Delivery
 import Foundation
 public import NIOCore
-public import Delivery
+import NIOHTTP1
 
 /// What a successful mirror produced.
 public struct MirroredObject: Sendable, Equatable {

@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
-import NIOHTTP1
 import Foundation
 public import NIOCore
+import NIOHTTP1
 public import SigV4
 import UsherCrypto
 
@@ -84,10 +84,13 @@ public struct ObjectUploader: Sendable {
     }
 
     public func completeMultipartUpload(key: String, uploadID: String, parts: [(number: Int, etag: String)]) async throws {
-        let xml = "<CompleteMultipartUpload>"
-            + parts.sorted { $0.number < $1.number }.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(Self.escape($0.etag))</ETag></Part>" }.joined()
+        let xml =
+            "<CompleteMultipartUpload>"
+            + parts.sorted { $0.number < $1.number }.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(Self.escape($0.etag))</ETag></Part>" }
+            .joined()
             + "</CompleteMultipartUpload>"
-        let reply = try await send("POST", key: key, query: [("uploadId", uploadID)], headers: [("Content-Type", "application/xml")], body: ByteBuffer(string: xml))
+        let reply = try await send(
+            "POST", key: key, query: [("uploadId", uploadID)], headers: [("Content-Type", "application/xml")], body: ByteBuffer(string: xml))
         // S3 may answer 200 with an <Error> body when completion fails late.
         guard reply.status == 200, !reply.body.contains("<Error>") else {
             throw Self.storageError("CompleteMultipartUpload", reply.status, reply.body)

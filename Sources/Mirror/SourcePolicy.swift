@@ -1,7 +1,8 @@
-import HostAddress
-public import Foundation
 public import Delivery
+public import Foundation
+import HostAddress
 import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,7 +34,8 @@ public struct SourcePolicy: Sendable {
     /// The parsed URL, or a permanent `sourceNotAllowed` error naming why. No I/O: `resolve` checks the addresses.
     public func check(_ text: String) throws(MirrorError) -> Target {
         guard let authority = URLAuthority(text) else {
-            throw MirrorError(.sourceNotAllowed, permanent: true, "not an http(s) URL with a plain host (no credentials, no %, letters, digits, - and . only)")
+            throw MirrorError(
+                .sourceNotAllowed, permanent: true, "not an http(s) URL with a plain host (no credentials, no %, letters, digits, - and . only)")
         }
         guard let components = URLComponents(string: text), let url = components.url,
             components.host.map({ $0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }) == authority.host,

@@ -72,7 +72,8 @@ public struct GenerationStore: GenerationStorage {
                 // Deleted between the two statements: report it as a conflict rather than guess.
                 throw PQError(.query, "generation \(requestID) vanished during registration")
             }
-            let same = existing.owner == owner && existing.visibility == visibility
+            let same =
+                existing.owner == owner && existing.visibility == visibility
                 && (objectKey == nil || (existing.objectKey == objectKey && existing.status == .completed))
             return same ? .unchanged(existing) : .conflict(existing)
         }

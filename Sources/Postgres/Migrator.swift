@@ -36,7 +36,8 @@ public struct Migrator: Sendable {
     public func migrate() async throws -> [Int] {
         let applied = try await client.withTransaction { connection in
             try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [Self.advisoryLockKey])
-            try connection.query("""
+            try connection.query(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version    INTEGER PRIMARY KEY,
                     name       TEXT NOT NULL,

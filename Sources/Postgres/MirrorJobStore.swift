@@ -1,4 +1,5 @@
 public import Delivery
+
 /// Every SQL statement of the mirror: webhook intake, the job queue and completion.
 public struct MirrorJobStore: MirrorTransitions {
     public let client: PQClient

@@ -1,4 +1,5 @@
 internal import CLibPQ
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -88,9 +89,10 @@ public struct PostgresRows: Sendable {
         var rows: [[String?]] = []
         rows.reserveCapacity(rowCount)
         for r in 0..<rowCount {
-            rows.append((0..<columnCount).map { c in
-                PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
-            })
+            rows.append(
+                (0..<columnCount).map { c in
+                    PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
+                })
         }
         self.rows = rows
         affected = Int(String(cString: PQcmdTuples(result))) ?? 0

@@ -24,16 +24,20 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             extra.append(("connect_timeout", "connect_timeout=\(connectTimeoutSeconds)", "connect_timeout=\(connectTimeoutSeconds)"))
         }
         if !url.contains("options") {
-            extra.append((
-                "options", "options=-c%20statement_timeout%3D\(statementTimeoutMilliseconds)%20-c%20client_min_messages%3Dwarning",
-                "options='-c statement_timeout=\(statementTimeoutMilliseconds) -c client_min_messages=warning'"
-            ))
+            extra.append(
+                (
+                    "options", "options=-c%20statement_timeout%3D\(statementTimeoutMilliseconds)%20-c%20client_min_messages%3Dwarning",
+                    "options='-c statement_timeout=\(statementTimeoutMilliseconds) -c client_min_messages=warning'"
+                ))
         }
         if !url.contains("application_name") { extra.append(("application_name", "application_name=usher", "application_name=usher")) }
         // A partitioned network must not hold a pool thread (and every edge cache miss behind it) for minutes.
         if !url.contains("keepalives") {
-            extra.append(("keepalives", "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3",
-                          "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"))
+            extra.append(
+                (
+                    "keepalives", "keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3",
+                    "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3"
+                ))
         }
         if !url.contains("tcp_user_timeout") { extra.append(("tcp_user_timeout", "tcp_user_timeout=10000", "tcp_user_timeout=10000")) }
         guard !extra.isEmpty else { return url }

@@ -1,4 +1,5 @@
 public import Delivery
+
 /// Every SQL statement about revocations, in one place.
 public struct RevocationStore: RevocationStorage {
     public let client: PQClient

@@ -70,7 +70,8 @@ enum HiredisFormatter {
                     arguments[i].withUnsafeBufferPointer { buffer in
                         // An empty argument still needs a valid pointer.
                         let empty: StaticString = ""
-                        pointers[i] = buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+                        pointers[i] =
+                            buffer.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
                             ?? UnsafeRawPointer(empty.utf8Start).assumingMemoryBound(to: CChar.self)
                         lengths[i] = buffer.count
                         pin(i + 1)

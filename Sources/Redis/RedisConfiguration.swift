@@ -1,4 +1,5 @@
 import HostAddress
+
 /// How to reach Redis, from `REDIS_URL` (`redis://[user:password@]host[:port][/db]`).
 public struct RedisConfiguration: Sendable, CustomStringConvertible {
     public var host: String

@@ -80,8 +80,10 @@ final class RedisLoopConnection: @unchecked Sendable {
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(
-                        RedisChannelHandler(commandTimeout: TimeAmount(self.configuration.commandTimeout))) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisChannelHandler(commandTimeout: TimeAmount(self.configuration.commandTimeout)))
+                }
             }
             .connect(host: configuration.host, port: configuration.port)
             .flatMap { channel in self.handshake(channel).map { channel } }
@@ -145,7 +147,8 @@ final class RedisLoopConnection: @unchecked Sendable {
         guard case .connecting = state else { return }
         consecutiveFailures += 1
         if consecutiveFailures == 1 || consecutiveFailures % 50 == 0 {
-            logger.warning("redis connect failed", metadata: ["redis": "\(configuration)", "error": "\(error)", "attempts": "\(consecutiveFailures)"])
+            logger.warning(
+                "redis connect failed", metadata: ["redis": "\(configuration)", "error": "\(error)", "attempts": "\(consecutiveFailures)"])
         }
         scheduleReconnect()
     }

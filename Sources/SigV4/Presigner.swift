@@ -104,7 +104,8 @@ public final class Presigner: Sendable {
     ) -> String {
         let date = AMZDate(unixSeconds: signingTime)
         let signingKey = keys.key(for: date, day: AMZDate.dayNumber(signingTime))
-        let capacity = urlPrefix.count + pathPrefix.count + 3 * key.count + 3 * (disposition?.count ?? 0)
+        let capacity =
+            urlPrefix.count + pathPrefix.count + 3 * key.count + 3 * (disposition?.count ?? 0)
             + 3 * (contentType?.count ?? 0) + credentialPrefix.count + encodedScopeSuffix.count
             + (encodedSessionToken?.count ?? 0) + Self.fixedQueryLength
 
@@ -221,9 +222,10 @@ extension ResponseOverrides {
     /// clients, with non-ASCII, `"` and `\` replaced by `_`, and the exact name in RFC 8187's encoding.
     public static func attachment(filename: String) -> ResponseOverrides {
         var ascii = ""
-        ascii.unicodeScalars.append(contentsOf: filename.unicodeScalars.map { scalar in
-            scalar.isASCII && scalar != "\"" && scalar != "\\" && scalar.value >= 0x20 && scalar.value != 0x7F ? scalar : "_"
-        })
+        ascii.unicodeScalars.append(
+            contentsOf: filename.unicodeScalars.map { scalar in
+                scalar.isASCII && scalar != "\"" && scalar != "\\" && scalar.value >= 0x20 && scalar.value != 0x7F ? scalar : "_"
+            })
         let encoded = URIEncoding.encode(filename, keepSlash: false)
         return ResponseOverrides(contentDisposition: "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)")
     }

@@ -82,10 +82,11 @@ public final class RequestSigner: Sendable {
         let stringToSign = "AWS4-HMAC-SHA256\n\(timestamp)\n\(scope)\n\(SHA256.hash(canonicalRequest).hexString)"
         let signature = keys.key(for: date, day: AMZDate.dayNumber(now)).authenticationCode(for: stringToSign).hexString
 
-        headers.append((
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=\(configuration.credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"
-        ))
+        headers.append(
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=\(configuration.credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"
+            ))
         let url = "\(configuration.endpoint.scheme)://\(authority)\(canonicalPath)" + (encodedQuery.isEmpty ? "" : "?" + canonicalQuery)
         return SignedRequest(url: url, headers: headers)
     }

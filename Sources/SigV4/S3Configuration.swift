@@ -1,4 +1,5 @@
 import HostAddress
+
 /// Where objects live and how to sign for them. Filled from `S3_*` environment variables by the CLI.
 public struct S3Configuration: Sendable {
     public enum Addressing: String, Sendable {

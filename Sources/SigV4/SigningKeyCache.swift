@@ -1,5 +1,5 @@
-public import UsherCrypto
 import Synchronization
+public import UsherCrypto
 
 /// The SigV4 signing key, derived once per UTC day.
 ///

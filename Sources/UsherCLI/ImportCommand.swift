@@ -1,7 +1,7 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Gateway
-import Delivery
 import SigV4
 import UsherServer
 
@@ -20,7 +20,9 @@ struct ImportCommand: AsyncParsableCommand {
         var objectKey: String
 
         enum CodingKeys: String, CodingKey {
-            case requestID = "request_id", owner, visibility, objectKey = "object_key"
+            case requestID = "request_id"
+            case owner, visibility
+            case objectKey = "object_key"
         }
     }
 

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Gateway
-import Delivery
-import Postgres
 import Mirror
+import Postgres
 import UsherServer
 
 struct MirrorCommand: AsyncParsableCommand {
@@ -26,7 +26,9 @@ struct MirrorCommand: AsyncParsableCommand {
             }
             await worker.process(job)
             let generation = try await tools.store.find(requestID)
-            print("\(requestID): \(generation?.status.rawValue ?? "missing")\(generation?.lastError.map { " (\($0))" } ?? "")\(generation?.objectKey.map { " → \($0)" } ?? "")")
+            print(
+                "\(requestID): \(generation?.status.rawValue ?? "missing")\(generation?.lastError.map { " (\($0))" } ?? "")\(generation?.objectKey.map { " → \($0)" } ?? "")"
+            )
             await tools.close()
             if generation?.status != .completed { throw ExitCode(1) }
         } catch {

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Gateway
-import Delivery
 import SigV4
 import UsherServer
 

@@ -1,7 +1,7 @@
 public import ArgumentParser
-import UsherServer
-import Gateway
 import Delivery
+import Gateway
+import UsherServer
 
 extension Revocation.Kind: ExpressibleByArgument {}
 

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Gateway
-import Delivery
 import UsherServer
 
 /// `usher share create|revoke`: the admin API's share endpoints for operators, against the same database and Redis.

@@ -6,7 +6,8 @@ public struct UsherCommand: AsyncParsableCommand {
         commandName: "usher",
         abstract: "Mirror fal videos into your bucket and usher viewers to them.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, ImportCommand.self, MirrorCommand.self, BackfillCommand.self, ShareCommand.self, RevokeCommand.self, UnrevokeCommand.self, TokenCommand.self,
+            ServeCommand.self, MigrateCommand.self, ImportCommand.self, MirrorCommand.self, BackfillCommand.self, ShareCommand.self,
+            RevokeCommand.self, UnrevokeCommand.self, TokenCommand.self,
             PresignCommand.self,
         ]
     )

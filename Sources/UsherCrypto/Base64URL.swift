@@ -73,8 +73,10 @@ public enum Base64URL {
             var i = 0
             var j = 0
             while i + 4 <= length {
-                let a = table[Int(input[i])], b = table[Int(input[i + 1])]
-                let c = table[Int(input[i + 2])], d = table[Int(input[i + 3])]
+                let a = table[Int(input[i])]
+                let b = table[Int(input[i + 1])]
+                let c = table[Int(input[i + 2])]
+                let d = table[Int(input[i + 3])]
                 if (a | b | c | d) & 0xC0 != 0 { return nil }
                 let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
                 out[j] = UInt8(truncatingIfNeeded: v >> 16)
@@ -85,12 +87,15 @@ public enum Base64URL {
             }
             switch length - i {
             case 2:
-                let a = table[Int(input[i])], b = table[Int(input[i + 1])]
+                let a = table[Int(input[i])]
+                let b = table[Int(input[i + 1])]
                 if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { return nil }
                 out[j] = a << 2 | b >> 4
                 j += 1
             case 3:
-                let a = table[Int(input[i])], b = table[Int(input[i + 1])], c = table[Int(input[i + 2])]
+                let a = table[Int(input[i])]
+                let b = table[Int(input[i + 1])]
+                let c = table[Int(input[i + 2])]
                 if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { return nil }
                 out[j] = a << 2 | b >> 4
                 out[j + 1] = (b & 0x0F) << 4 | c >> 2

@@ -11,9 +11,11 @@ public final class Ed25519PublicKey: @unchecked Sendable {
 
     public init(rawRepresentation raw: [UInt8]) throws(CryptoError) {
         guard raw.count == 32 else { throw CryptoError(.invalidKeyLength) }
-        guard let key = raw.withUnsafeBufferPointer({
-            EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
-        }) else { throw CryptoError(.invalidKey) }
+        guard
+            let key = raw.withUnsafeBufferPointer({
+                EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
+            })
+        else { throw CryptoError(.invalidKey) }
         self.key = key
         self.rawRepresentation = raw
     }
@@ -48,9 +50,11 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
     /// `seed` is the 32-byte private key of RFC 8032 (a JWK's `d`).
     public init(seed: [UInt8]) throws(CryptoError) {
         guard seed.count == 32 else { throw CryptoError(.invalidKeyLength) }
-        guard let key = seed.withUnsafeBufferPointer({
-            EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
-        }) else { throw CryptoError(.invalidKey) }
+        guard
+            let key = seed.withUnsafeBufferPointer({
+                EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32)
+            })
+        else { throw CryptoError(.invalidKey) }
         self.key = key
         var raw = [UInt8](repeating: 0, count: 32)
         var length = 32

@@ -41,7 +41,8 @@ public struct ConfigurationReader: Sendable {
             value = Double(text).map { $0 * 1000 }
         }
         guard let value, value.isFinite, range.contains(Int(value)) else {
-            throw ConfigurationError("\(name) must be a duration such as 2, 0.5s or 250ms (within \(range.lowerBound)...\(range.upperBound) ms), got '\(text)'")
+            throw ConfigurationError(
+                "\(name) must be a duration such as 2, 0.5s or 250ms (within \(range.lowerBound)...\(range.upperBound) ms), got '\(text)'")
         }
         return Int(value)
     }

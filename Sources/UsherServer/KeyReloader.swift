@@ -1,6 +1,6 @@
+public import Delivery
 import Foundation
 import Gateway
-public import Delivery
 public import Logging
 public import ServiceLifecycle
 import UnixSignals

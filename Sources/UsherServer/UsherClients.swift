@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
-public import Gateway
 public import Delivery
+public import Gateway
 public import Logging
 public import Mirror
 public import NIOCore

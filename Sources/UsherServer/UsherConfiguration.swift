@@ -1,7 +1,7 @@
-import HostAddress
+public import Delivery
 import Foundation
 public import Gateway
-public import Delivery
+import HostAddress
 public import Logging
 public import Mirror
 public import SigV4

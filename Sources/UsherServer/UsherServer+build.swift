@@ -1,14 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AppServer
 import AsyncHTTPClient
-import Mirror
-public import Gateway
 public import Delivery
+public import Gateway
 import Hummingbird
 import HummingbirdCore
 public import Logging
+import Mirror
 public import NIOCore
 import NIOPosix
 public import Postgres
@@ -17,6 +14,10 @@ public import ServiceLifecycle
 import SigV4
 import UnixSignals
 import ViewerAuth
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The running pieces of one Usher process, as `usher serve` and the tests build them.
 public struct UsherServices: Sendable {
@@ -130,7 +131,8 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         } else if s3.credentials.sessionToken != nil {
             logger.warning("S3_SESSION_TOKEN is set without S3_CREDENTIALS_EXPIRE_AT: presigned URLs may outlive the credentials")
         }
-        services.append(.init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
+        services.append(
+            .init(service: KeyReloader(path: configuration.tokenKeysPath, keys: keys, audience: configuration.tokenAudience, logger: logger)))
 
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace

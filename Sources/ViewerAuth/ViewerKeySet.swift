@@ -90,11 +90,14 @@ public struct ViewerKeySet: Sendable {
             if let alg, alg != "HS256" { throw KeySetError(message: "\(name): alg \(alg) is not supported for oct keys (HS256 only)") }
             guard let secret = try bytes("k") else { throw KeySetError(message: "\(name): oct key has no \"k\"") }
             guard secret.count >= minimumHMACKeyBytes else {
-                throw KeySetError(message: "\(name): HS256 key is \(secret.count) bytes; at least \(minimumHMACKeyBytes) are required (RFC 7518 §3.2)")
+                throw KeySetError(
+                    message: "\(name): HS256 key is \(secret.count) bytes; at least \(minimumHMACKeyBytes) are required (RFC 7518 §3.2)")
             }
             return ViewerKey(id: kid, material: .hmac(HMACSHA256Key(secret), secret: secret))
         case "OKP":
-            if let alg, alg != "EdDSA" && alg != "Ed25519" { throw KeySetError(message: "\(name): alg \(alg) is not supported for OKP keys (EdDSA only)") }
+            if let alg, alg != "EdDSA" && alg != "Ed25519" {
+                throw KeySetError(message: "\(name): alg \(alg) is not supported for OKP keys (EdDSA only)")
+            }
             guard entry["crv"]?.stringValue == "Ed25519" else { throw KeySetError(message: "\(name): only crv Ed25519 is supported") }
             guard let x = try bytes("x") else { throw KeySetError(message: "\(name): OKP key has no \"x\"") }
             let publicKey: Ed25519PublicKey

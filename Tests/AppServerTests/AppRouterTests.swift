@@ -22,7 +22,8 @@ import Testing
         let logger = Logger(label: "app-router-test")
         let group = MultiThreadedEventLoopGroup.singleton
         let redis = try RedisClient(url: "redis://127.0.0.1:1/0", group: group, logger: logger)
-        let postgres = PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
+        let postgres = PQClient(
+            configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
         let lookup = GenerationLookup(configuration: .init(), cache: cache, store: store, group: group)
         let dependencies = AppDependencies(
             generations: Generations(store: store, jobs: store, lookup: lookup), jobs: MirrorJobStore(client: postgres),
@@ -34,7 +35,8 @@ import Testing
     }
 
     static func cdnURLs() throws -> CDNURLs {
-        CDNURLs(s3: try S3Configuration(bucket: "videos", credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret")), publicBaseURL: nil)
+        CDNURLs(
+            s3: try S3Configuration(bucket: "videos", credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret")), publicBaseURL: nil)
     }
 
     static func isProblem(_ response: TestResponse, status: HTTPResponse.Status) -> Bool {

@@ -78,7 +78,8 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
                 state.generations[requestID] = existing
                 return .created(existing)
             }
-            let same = existing.owner == owner && existing.visibility == visibility
+            let same =
+                existing.owner == owner && existing.visibility == visibility
                 && (objectKey == nil || (existing.objectKey == objectKey && existing.status == .completed))
             return same ? .unchanged(existing) : .conflict(existing)
         }
@@ -105,7 +106,9 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
                     createdAt: now, updatedAt: now)
             }
             guard state.jobs[requestID] == nil else { return .unchanged }
-            state.jobs[requestID] = (MirrorJob(requestID: requestID, sourceURL: sourceURL, contentType: contentType, fileSize: fileSize, attempts: 0), nil)
+            state.jobs[requestID] = (
+                MirrorJob(requestID: requestID, sourceURL: sourceURL, contentType: contentType, fileSize: fileSize, attempts: 0), nil
+            )
             return .enqueued
         }
     }

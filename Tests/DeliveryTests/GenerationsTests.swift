@@ -1,6 +1,7 @@
-@testable import Delivery
 import DeliveryTesting
 import Testing
+
+@testable import Delivery
 
 /// Every write to a generation leaves the shared cache saying what the store says, without the caller's help.
 @Suite struct GenerationsTests {
@@ -10,9 +11,18 @@ import Testing
 
     @Test func registrationIsIdempotentAndConflictsAreReported() async throws {
         let fixture = DeliveryFixture()
-        guard case .created = try await fixture.registerCompleted("r-1") else { Issue.record("not created"); return }
-        guard case .unchanged = try await fixture.registerCompleted("r-1") else { Issue.record("not unchanged"); return }
-        guard case .conflict = try await fixture.registerCompleted("r-1", owner: "someone-else") else { Issue.record("no conflict"); return }
+        guard case .created = try await fixture.registerCompleted("r-1") else {
+            Issue.record("not created")
+            return
+        }
+        guard case .unchanged = try await fixture.registerCompleted("r-1") else {
+            Issue.record("not unchanged")
+            return
+        }
+        guard case .conflict = try await fixture.registerCompleted("r-1", owner: "someone-else") else {
+            Issue.record("no conflict")
+            return
+        }
         #expect(Self.cached(fixture, "r-1")?.owner == "owner-1")
     }
 
@@ -20,8 +30,10 @@ import Testing
         let fixture = DeliveryFixture()
         _ = try await fixture.generations.register(requestID: "w-1", owner: "o", visibility: .private, objectKey: nil, cdnURL: nil)
         #expect(Self.cached(fixture, "w-1")?.status == .pending)
-        let first = try await fixture.generations.acceptVideo(requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
-        let again = try await fixture.generations.acceptVideo(requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
+        let first = try await fixture.generations.acceptVideo(
+            requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
+        let again = try await fixture.generations.acceptVideo(
+            requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
         #expect(first == .enqueued && again == .unchanged)
         #expect(Self.cached(fixture, "w-1")?.status == .mirroring)
         #expect(Self.cached(fixture, "w-1")?.falURL == "https://v.fal.media/a.mp4")
@@ -36,7 +48,8 @@ import Testing
         let job = try #require(try fixture.store.claim(requestID: "j-1", worker: "w1"))
         try await fixture.generations.fail(job, worker: "w2", error: "not mine")
         #expect(try await fixture.store.find("j-1")?.status == .mirroring)
-        try await fixture.generations.complete(job, worker: "w1", objectKey: "videos/j-1.mp4", cdnURL: "https://cdn.test/videos/j-1.mp4", contentType: "video/mp4", sizeBytes: 3)
+        try await fixture.generations.complete(
+            job, worker: "w1", objectKey: "videos/j-1.mp4", cdnURL: "https://cdn.test/videos/j-1.mp4", contentType: "video/mp4", sizeBytes: 3)
         #expect(Self.cached(fixture, "j-1")?.status == .completed)
         #expect(Self.cached(fixture, "j-1")?.objectKey == "videos/j-1.mp4")
     }

@@ -1,8 +1,9 @@
-@testable import Delivery
 import DeliveryTesting
 import Logging
 import Testing
 import ViewerAuth
+
+@testable import Delivery
 
 @Suite struct RevocationsTests {
     static func grant(jti: String? = nil, sub: String? = nil) -> ViewerGrant {

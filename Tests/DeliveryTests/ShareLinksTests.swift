@@ -44,12 +44,18 @@ import Testing
         let fixture = DeliveryFixture()
         try await fixture.registerCompleted("s-2")
         let share = try #require(try await fixture.shares.create(requestID: "s-2", ttlSeconds: 60, maxUses: nil))
-        guard case .found(let before) = try await Self.resolve(fixture, share.code) else { Issue.record("not found"); return }
+        guard case .found(let before) = try await Self.resolve(fixture, share.code) else {
+            Issue.record("not found")
+            return
+        }
         #expect(!before.revoked && before.requestID == "s-2")
         #expect(fixture.cache.peek("usher:share:\(share.code)") != nil, "the visit filled the cache")
 
         #expect(try await fixture.shares.revoke(code: share.code)?.revokedAt != nil)
-        guard case .found(let after) = try await Self.resolve(fixture, share.code) else { Issue.record("not found"); return }
+        guard case .found(let after) = try await Self.resolve(fixture, share.code) else {
+            Issue.record("not found")
+            return
+        }
         #expect(after.revoked)
         #expect(try await Self.consume(fixture, share.code) == false)
     }
@@ -61,7 +67,10 @@ import Testing
         fixture.cache.isAvailable = false
         await #expect(throws: ShareLinks.Failure.self) { try await fixture.shares.revoke(code: share.code) }
         fixture.cache.isAvailable = true
-        guard case .found(let record) = try await Self.resolve(fixture, share.code) else { Issue.record("not found"); return }
+        guard case .found(let record) = try await Self.resolve(fixture, share.code) else {
+            Issue.record("not found")
+            return
+        }
         #expect(record.revoked, "the revocation is committed in the store")
     }
 

@@ -1,9 +1,10 @@
-@testable import Delivery
-@testable import Gateway
+import Foundation
 import NIOCore
 import Testing
 import ViewerAuth
-import Foundation
+
+@testable import Delivery
+@testable import Gateway
 
 /// The per-loop caches behind `/v`: verified tokens (`TokenCache`) and records (`LocalCache`).
 @Suite struct EdgeCacheTests {

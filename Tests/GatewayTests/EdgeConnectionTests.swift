@@ -1,11 +1,11 @@
 import Foundation
 import Logging
-import Postgres
-import UsherServer
 import NIOPosix
+import Postgres
 import Redis
 import ServerTestSupport
 import Testing
+import UsherServer
 import UsherTestSupport
 
 /// HTTP/1.1 connection handling of the edge, which writes its responses itself (EdgeHandler, EdgeReply): pipelining,
@@ -52,7 +52,8 @@ struct EdgeConnectionTests {
         let connection = try RawConnection(port: Self.port(server))
         // More than the 16 that may queue behind a waiting answer: reading pauses and resumes.
         let count = 200
-        connection.send(String(repeating: "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", count: count) + "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        connection.send(
+            String(repeating: "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", count: count) + "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
         let received = connection.readUntilClosed(within: 10)
         #expect(received.closed)
         let (codes, closes) = Self.statuses(received.data)

@@ -1,6 +1,5 @@
 import Delivery
 import DeliveryTesting
-@testable import Gateway
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -11,6 +10,8 @@ import SigV4
 import Testing
 import UsherCrypto
 import ViewerAuth
+
+@testable import Gateway
 
 /// The edge's decisions in CONTRACT order, with no socket and no stack: `EdgeService` over the in-memory stores.
 /// (The same decisions against the real servers are `GatewayIntegrationTests`.)
@@ -28,7 +29,8 @@ import ViewerAuth
             var configuration = GatewayConfiguration()
             configuration.publicBaseURL = publicBaseURL
             let s3 = try S3Configuration(
-                endpoint: try S3Endpoint("http://127.0.0.1:9"), bucket: "videos", credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret"))
+                endpoint: try S3Endpoint("http://127.0.0.1:9"), bucket: "videos",
+                credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret"))
             // `/readyz` is not asked here: its clients point where nothing listens.
             let readiness = Readiness(
                 redis: try RedisClient(url: "redis://127.0.0.1:1/0", group: fixture.group, logger: logger),
@@ -52,7 +54,9 @@ import ViewerAuth
 
         func get(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) async throws -> EdgeReply {
             let loop = fixture.group.next()
-            return try await loop.flatSubmit { service.answer(method: method, uri: uri, headers: headers, peer: "192.0.2.1", on: loop).future(on: loop) }.get()
+            return try await loop.flatSubmit {
+                service.answer(method: method, uri: uri, headers: headers, peer: "192.0.2.1", on: loop).future(on: loop)
+            }.get()
         }
     }
 
@@ -99,7 +103,9 @@ import ViewerAuth
         try await edge.fixture.registerCompleted("pub-1", visibility: .public, objectKey: "videos/a b+c.mp4")
         for uri in ["/v/pub-1", "/v/pub-1?token=\(try edge.token(["other"]))"] {
             let reply = try await edge.get(uri)
-            #expect(reply.status == .found && reply.location == "https://cdn.example.com/videos/a%20b%2Bc.mp4" && reply.caching == .publicMaxAge(3600), "\(uri)")
+            #expect(
+                reply.status == .found && reply.location == "https://cdn.example.com/videos/a%20b%2Bc.mp4" && reply.caching == .publicMaxAge(3600),
+                "\(uri)")
         }
     }
 
@@ -127,7 +133,8 @@ import ViewerAuth
             shares: edge.fixture.shares, revocations: fresh, rateLimiter: edge.service.rateLimiter, readiness: edge.service.readiness,
             group: edge.fixture.group, logger: Logger(label: "unloaded"))
         let loop = edge.fixture.group.next()
-        let reply = try await loop.flatSubmit { service.answer(method: .GET, uri: "/v/vid-2", headers: [:], peer: nil, on: loop).future(on: loop) }.get()
+        let reply = try await loop.flatSubmit { service.answer(method: .GET, uri: "/v/vid-2", headers: [:], peer: nil, on: loop).future(on: loop) }
+            .get()
         #expect(reply.status == .serviceUnavailable)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import ServerTestSupport
+import Testing
 import UsherTestSupport
 
 /// `/v/{id}` and the admin API against real redis-server, PostgreSQL and SeaweedFS. Serialized: some tests
@@ -98,7 +98,9 @@ struct GatewayIntegrationTests {
         let token = try server.token(videoIDs: [id])
         let edge = server.edgeURL
 
-        func expectProblem(_ path: String, headers: [(String, String)] = [], status: Int, type: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> HTTPResult {
+        func expectProblem(
+            _ path: String, headers: [(String, String)] = [], status: Int, type: String, sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws -> HTTPResult {
             let reply = try await TestHTTP.request(edge + path, headers: headers)
             #expect(reply.status == status, "\(path)", sourceLocation: sourceLocation)
             #expect(reply.header("Content-Type") == "application/problem+json", sourceLocation: sourceLocation)
@@ -162,7 +164,8 @@ struct GatewayIntegrationTests {
         #expect(conflict.status == 409)
         #expect(conflict.header("Content-Type") == "application/problem+json")
 
-        let shown = try await TestHTTP.request("\(server.appURL)/v1/generations/\(id)", headers: [("Authorization", "Bearer \(TestServer.adminToken)")])
+        let shown = try await TestHTTP.request(
+            "\(server.appURL)/v1/generations/\(id)", headers: [("Authorization", "Bearer \(TestServer.adminToken)")])
         #expect(shown.status == 200)
         let json = try #require(try JSONSerialization.jsonObject(with: shown.body) as? [String: Any])
         #expect(json["status"] as? String == "PENDING")
@@ -182,12 +185,16 @@ struct GatewayIntegrationTests {
             #expect(reply.header("Content-Type") == "application/problem+json", "\(why)")
         }
         // The limits themselves are accepted.
-        let longest = #"{"request_id":"\#(uniqueID())","owner":"\#(String(repeating: "o", count: 256))","visibility":"private","object_key":"\#(String(repeating: "k", count: 1024))"}"#
+        let longest =
+            #"{"request_id":"\#(uniqueID())","owner":"\#(String(repeating: "o", count: 256))","visibility":"private","object_key":"\#(String(repeating: "k", count: 1024))"}"#
         #expect(try await server.register(longest).status == 201)
         #expect(try await server.register(body, token: "wrong").status == 401)
         let noAuth = try await TestHTTP.request("\(server.appURL)/v1/generations/\(id)")
         #expect(noAuth.status == 401)
-        #expect(try await TestHTTP.request("\(server.appURL)/v1/generations/\(uniqueID())", headers: [("Authorization", "Bearer \(TestServer.adminToken)")]).status == 404)
+        #expect(
+            try await TestHTTP.request(
+                "\(server.appURL)/v1/generations/\(uniqueID())", headers: [("Authorization", "Bearer \(TestServer.adminToken)")]
+            ).status == 404)
 
         // Hummingbird's own refusals are problem+json too (CONTRACT: errors on /v1 are problem+json).
         let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]

@@ -1,6 +1,5 @@
-import Foundation
 import Delivery
-@testable import Gateway
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -11,6 +10,8 @@ import SigV4
 import Testing
 import UsherServer
 import UsherTestSupport
+
+@testable import Gateway
 
 /// The smaller holes of issue #13, each with the test that failed before its fix.
 @Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
@@ -36,7 +37,8 @@ struct HardeningTests {
 
         // A second service whose revocation list lives in a database that cannot be reached (Postgres down at start).
         let logger = Logger(label: "test")
-        let unreachable = PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
+        let unreachable = PQClient(
+            configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
         let revocations = Revocations(cache: RedisCache(client: server.services.redis), store: RevocationStore(client: unreachable), logger: logger)
         try? await revocations.reload()
         #expect(!revocations.hasLoaded)
@@ -91,7 +93,8 @@ struct HardeningTests {
         let slow = try #require(try await jobs.claim(requestID: id, worker: "slow", leaseSeconds: 1))
         try await Task.sleep(for: .milliseconds(1300))
         let fast = try #require(try await jobs.claim(requestID: id, worker: "fast", leaseSeconds: 60), "the lease ran out")
-        _ = try await jobs.complete(fast, worker: "fast", objectKey: "videos/\(id).mp4", cdnURL: "https://cdn/x", contentType: "video/mp4", sizeBytes: 10)
+        _ = try await jobs.complete(
+            fast, worker: "fast", objectKey: "videos/\(id).mp4", cdnURL: "https://cdn/x", contentType: "video/mp4", sizeBytes: 10)
         try await jobs.retryLater(slow, worker: "slow", delay: 2, error: "late failure")
         let row = try await server.services.postgres.query(
             "SELECT status, last_error, attempts::text FROM generations WHERE request_id = $1", [id])

@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import NIOPosix
+import Postgres
 import Redis
 import ServerTestSupport
 import Testing
-import Postgres
 import UsherServer
 import UsherTestSupport
 

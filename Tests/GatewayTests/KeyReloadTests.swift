@@ -3,6 +3,7 @@ import Testing
 import UsherCrypto
 import UsherTestSupport
 import ViewerAuth
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -14,7 +14,8 @@ struct RateLimitTests {
 
     func video(_ server: TestServer) async throws -> String {
         let id = uniqueID("rl")
-        #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"public","object_key":"videos/\#(id).mp4"}"#).status == 201)
+        #expect(
+            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"public","object_key":"videos/\#(id).mp4"}"#).status == 201)
         return id
     }
 

@@ -13,7 +13,10 @@ struct RedisShardingTests {
     static let keys = (0..<2000).map { "usher:gen:video-\($0)" }
 
     @Test func nodeChoiceMatchesAnIndependentImplementation() throws {
-        struct Input: Encodable { var keys: [String]; var node_counts: [Int] }
+        struct Input: Encodable {
+            var keys: [String]
+            var node_counts: [Int]
+        }
         struct Output: Decodable { var nodes: [String: [Int]] }
         let counts = [1, 2, 3, 5, 8]
         let python = try runPythonPeer("jump_hash.py", input: Input(keys: Self.keys, node_counts: counts), as: Output.self)
@@ -66,7 +69,8 @@ struct RedisShardingTests {
     func aGatewayOverTwoRedisNodesSpreadsItsKeysAndSurvivesOneDying() async throws {
         let ports = [try freeLoopbackPort(), try freeLoopbackPort()]
         var nodes = try ports.map { port in
-            try SpawnedProcess("/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], environment: [:])
+            try SpawnedProcess(
+                "/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], environment: [:])
         }
         defer { for node in nodes { node.kill() } }
         let url = ports.map { "redis://127.0.0.1:\($0)/0" }.joined(separator: ",")
@@ -76,7 +80,9 @@ struct RedisShardingTests {
         var ids: [String] = []
         for _ in 0..<40 {
             let id = uniqueID("shard")
-            #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
+            #expect(
+                try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status
+                    == 201)
             ids.append(id)
         }
         let token = try server.token(owner: "o")

@@ -29,7 +29,8 @@ struct RevocationTests {
 
     func video(_ server: TestServer) async throws -> String {
         let id = uniqueID("rev")
-        #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
+        #expect(
+            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
         return id
     }
 

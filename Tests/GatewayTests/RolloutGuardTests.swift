@@ -10,7 +10,8 @@ import UsherTestSupport
 struct RolloutGuardTests {
     func privateVideo(_ server: TestServer) async throws -> String {
         let id = uniqueID("guard")
-        #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
+        #expect(
+            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
         return id
     }
 
@@ -27,7 +28,8 @@ struct RolloutGuardTests {
         }
         // What is not about the viewer's token still applies: a takedown answers 410.
         let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
-        _ = try await TestHTTP.request(server.appURL + "/v1/revocations", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)"}"#.utf8))
+        _ = try await TestHTTP.request(
+            server.appURL + "/v1/revocations", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)"}"#.utf8))
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)").status == 410)
         try await server.stop()
     }

@@ -3,21 +3,24 @@ import Testing
 
 /// The one `host[:port]` rule, and the four readers that use it agreeing on it.
 @Suite struct HostPortTests {
-    @Test(arguments: [
-        ("example.com", "example.com", nil, false),
-        ("example.com:8080", "example.com", 8080, false),
-        ("127.0.0.1:0", "127.0.0.1", 0, false),
-        ("[::1]", "::1", nil, true),
-        ("[::1]:6379", "::1", 6379, true),
-        ("[2001:db8::10]:443", "2001:db8::10", 443, true),
-    ] as [(String, String, Int?, Bool)])
+    @Test(
+        arguments: [
+            ("example.com", "example.com", nil, false),
+            ("example.com:8080", "example.com", 8080, false),
+            ("127.0.0.1:0", "127.0.0.1", 0, false),
+            ("[::1]", "::1", nil, true),
+            ("[::1]:6379", "::1", 6379, true),
+            ("[2001:db8::10]:443", "2001:db8::10", 443, true),
+        ] as [(String, String, Int?, Bool)])
     func reads(_ text: String, host: String, port: Int?, v6: Bool) throws {
         let address = try #require(HostPort(text))
         #expect(address.host == host && address.port == port && address.isIPv6Literal == v6)
         #expect(address.description == text)
     }
 
-    @Test(arguments: ["", ":80", "host:", "host:65536", "host:-1", "host:+80", "host: 80", "[::1", "[::1]x", "[::1]:", "[]:80", "::1", "a:b:c", "[a]b]:1"])
+    @Test(arguments: [
+        "", ":80", "host:", "host:65536", "host:-1", "host:+80", "host: 80", "[::1", "[::1]x", "[::1]:", "[]:80", "::1", "a:b:c", "[a]b]:1",
+    ])
     func refuses(_ text: String) {
         #expect(HostPort(text) == nil)
     }

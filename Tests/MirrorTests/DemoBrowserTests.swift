@@ -44,8 +44,12 @@ struct DemoBrowserTests {
     static func makeMP4() throws -> Data {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("usher-demo-\(UUID().uuidString).mp4").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try run("ffmpeg", ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=duration=20:size=640x360:rate=25",
-                               "-pix_fmt", "yuv420p", "-c:v", "libx264", "-b:v", "1M", "-movflags", "+faststart", "-y", path])
+        _ = try run(
+            "ffmpeg",
+            [
+                "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=duration=20:size=640x360:rate=25",
+                "-pix_fmt", "yuv420p", "-c:v", "libx264", "-b:v", "1M", "-movflags", "+faststart", "-y", path,
+            ])
         return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
@@ -82,11 +86,13 @@ struct DemoBrowserTests {
         }
         try #require(mirrored, "the worker did not mirror the video")
 
-        let share = try json(try await TestHTTP.request(
-            server.appURL + "/v1/shares", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)","ttl_seconds":600}"#.utf8)))
+        let share = try json(
+            try await TestHTTP.request(
+                server.appURL + "/v1/shares", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)","ttl_seconds":600}"#.utf8)))
         let code = try #require(share["code"] as? String)
-        let revokedShare = try json(try await TestHTTP.request(
-            server.appURL + "/v1/shares", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)","ttl_seconds":600}"#.utf8)))
+        let revokedShare = try json(
+            try await TestHTTP.request(
+                server.appURL + "/v1/shares", method: "POST", headers: admin, body: Data(#"{"request_id":"\#(id)","ttl_seconds":600}"#.utf8)))
         let revokedCode = try #require(revokedShare["code"] as? String)
         #expect(try await TestHTTP.request(server.appURL + "/v1/shares/\(revokedCode)", method: "DELETE", headers: admin).status == 204)
 

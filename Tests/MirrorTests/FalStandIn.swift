@@ -102,7 +102,9 @@ struct FalSigner {
 
     var jwks: String { #"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"fal-test","x":"\#(Base64URL.encode(key.publicKey.rawRepresentation))"}]}"# }
 
-    func headers(requestID: String, body: Data, timestamp: Int64 = Int64(Date().timeIntervalSince1970), signer: Ed25519PrivateKey? = nil) throws -> [(String, String)] {
+    func headers(
+        requestID: String, body: Data, timestamp: Int64 = Int64(Date().timeIntervalSince1970), signer: Ed25519PrivateKey? = nil
+    ) throws -> [(String, String)] {
         let message = FalWebhookMessage.bytes(requestID: requestID, userID: userID, timestamp: String(timestamp), body: [UInt8](body))
         let signature = try (signer ?? key).signature(for: message)
         return [

@@ -60,7 +60,8 @@ extension MirrorIntegrationTests {
         #expect(accepted.count == 20 && accepted.allSatisfy { $0 })
         #expect(fal.requests("/jwks") == 1, "one fetch for 20 concurrent deliveries: \(fal.requests("/jwks"))")
 
-        let failing = FalWebhookVerifier(keys: FalKeyProvider(source: .urls(["\(fal.base)/status/500"]), httpClient: HTTPClient.shared, logger: logger))
+        let failing = FalWebhookVerifier(
+            keys: FalKeyProvider(source: .urls(["\(fal.base)/status/500"]), httpClient: HTTPClient.shared, logger: logger))
         let before = fal.requests("/status/500")
         let signed = try signer.headers(requestID: "r", body: Data(body), timestamp: now)
         let headers = FalWebhookHeaders(

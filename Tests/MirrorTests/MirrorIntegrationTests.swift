@@ -32,8 +32,12 @@ final class MirrorIntegrationTests: Sendable {
     static func makeMP4() throws -> Data {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("usher-\(UUID().uuidString).mp4").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try run("ffmpeg", ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=25",
-                               "-pix_fmt", "yuv420p", "-c:v", "libx264", "-movflags", "+faststart", "-y", path])
+        _ = try run(
+            "ffmpeg",
+            [
+                "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=25",
+                "-pix_fmt", "yuv420p", "-c:v", "libx264", "-movflags", "+faststart", "-y", path,
+            ])
         return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
@@ -52,7 +56,8 @@ final class MirrorIntegrationTests: Sendable {
     }
 
     func generation(_ server: TestServer, _ id: String) async throws -> [String: Any]? {
-        let reply = try await TestHTTP.request("\(server.appURL)/v1/generations/\(id)", headers: [("Authorization", "Bearer \(TestServer.adminToken)")])
+        let reply = try await TestHTTP.request(
+            "\(server.appURL)/v1/generations/\(id)", headers: [("Authorization", "Bearer \(TestServer.adminToken)")])
         guard reply.status == 200 else { return nil }
         return try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]
     }
@@ -123,7 +128,9 @@ final class MirrorIntegrationTests: Sendable {
 
     func pendingMultipartUploads(_ server: TestServer) async throws -> Int {
         let signer = RequestSigner(configuration: try server.services.configuration.s3)
-        let signed = signer.sign(S3Request(method: "GET", key: nil, query: [("uploads", "")]), payloadHash: RequestSigner.emptyPayload, now: Int64(Date().timeIntervalSince1970))
+        let signed = signer.sign(
+            S3Request(method: "GET", key: nil, query: [("uploads", "")]), payloadHash: RequestSigner.emptyPayload,
+            now: Int64(Date().timeIntervalSince1970))
         let reply = try await TestHTTP.request(signed.url, headers: signed.headers.filter { $0.name != "host" })
         #expect(reply.status == 200)
         return String(decoding: reply.body, as: UTF8.self).components(separatedBy: "<Upload>").count - 1
@@ -162,7 +169,10 @@ final class MirrorIntegrationTests: Sendable {
             ("stale timestamp", body, try signer.headers(requestID: id, body: body, timestamp: Int64(Date().timeIntervalSince1970) - 301)),
             ("future timestamp", body, try signer.headers(requestID: id, body: body, timestamp: Int64(Date().timeIntervalSince1970) + 301)),
             ("no signature", body, try signer.headers(requestID: id, body: body).filter { $0.0 != "X-Fal-Webhook-Signature" }),
-            ("signed for another user id", body, try signer.headers(requestID: id, body: body).map { $0.0 == "X-Fal-Webhook-User-Id" ? ($0.0, "intruder") : $0 }),
+            (
+                "signed for another user id", body,
+                try signer.headers(requestID: id, body: body).map { $0.0 == "X-Fal-Webhook-User-Id" ? ($0.0, "intruder") : $0 }
+            ),
         ]
         for (name, payload, headers) in cases {
             let reply = try await deliver(server, requestID: id, body: payload, headers: headers)
@@ -171,7 +181,8 @@ final class MirrorIntegrationTests: Sendable {
         }
         // A correctly signed webhook whose header id differs from the body's: 400.
         let mismatched = FalSigner.okBody(requestID: "another-id", url: "\(fal.base)/files/x")
-        #expect(try await deliver(server, requestID: id, body: mismatched, headers: try signer.headers(requestID: id, body: mismatched)).status == 400)
+        #expect(
+            try await deliver(server, requestID: id, body: mismatched, headers: try signer.headers(requestID: id, body: mismatched)).status == 400)
         let notJSON = Data("{not json".utf8)
         #expect(try await deliver(server, requestID: id, body: notJSON).status == 400)
         let huge = Data(repeating: UInt8(ascii: " "), count: (1 << 20) + 1)
@@ -184,7 +195,9 @@ final class MirrorIntegrationTests: Sendable {
     @Test func errorWebhookAndMissingVideoFailTheGeneration() async throws {
         let server = try await server()
         let failed = uniqueID("err")
-        let errorBody = try JSONSerialization.data(withJSONObject: ["request_id": failed, "status": "ERROR", "error": "Invalid prompt: nsfw", "payload": NSNull()])
+        let errorBody = try JSONSerialization.data(withJSONObject: [
+            "request_id": failed, "status": "ERROR", "error": "Invalid prompt: nsfw", "payload": NSNull(),
+        ])
         #expect(try await deliver(server, requestID: failed, body: errorBody).status == 200)
         let row = try #require(try await generation(server, failed))
         #expect(row["status"] as? String == "FAILED")
@@ -227,7 +240,9 @@ final class MirrorIntegrationTests: Sendable {
         // Production mode: 127.0.0.1 is on the allow-list, but loopback is still refused, and nothing is fetched.
         let production = try await server(["MIRROR_ALLOW_INSECURE_LOCALHOST": "0"])
         let local = uniqueID("loop")
-        #expect(try await deliver(production, requestID: local, body: FalSigner.okBody(requestID: local, url: "\(fal.base)/files/\(local)")).status == 200)
+        #expect(
+            try await deliver(production, requestID: local, body: FalSigner.okBody(requestID: local, url: "\(fal.base)/files/\(local)")).status == 200
+        )
         #expect(try await settled(production, local)?["status"] as? String == "FAILED")
         #expect(fal.requests("/files/\(local)") == 0)
         try await production.stop()
@@ -235,20 +250,24 @@ final class MirrorIntegrationTests: Sendable {
         let server = try await server(["MIRROR_MAX_BYTES": "100000"])
         let redirected = uniqueID("redir")
         let target = "https://evil.example.com/\(redirected).mp4"
-        let body = FalSigner.okBody(requestID: redirected, url: "\(fal.base)/redirect?to=\(target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+        let body = FalSigner.okBody(
+            requestID: redirected, url: "\(fal.base)/redirect?to=\(target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
         #expect(try await deliver(server, requestID: redirected, body: body).status == 200)
         let redirectRow = try #require(try await settled(server, redirected))
         #expect(redirectRow["status"] as? String == "FAILED")
         #expect((redirectRow["last_error"] as? String)?.contains("evil.example.com") == true)
 
         let big = uniqueID("big")
-        #expect(try await deliver(server, requestID: big, body: FalSigner.okBody(requestID: big, url: "\(fal.base)/files/\(big)?size=200000")).status == 200)
+        #expect(
+            try await deliver(server, requestID: big, body: FalSigner.okBody(requestID: big, url: "\(fal.base)/files/\(big)?size=200000")).status
+                == 200)
         let bigRow = try #require(try await settled(server, big))
         #expect(bigRow["status"] as? String == "FAILED")
         #expect((bigRow["last_error"] as? String)?.contains("too_large") == true)
 
         let refused = uniqueID("404")
-        #expect(try await deliver(server, requestID: refused, body: FalSigner.okBody(requestID: refused, url: "\(fal.base)/status/404")).status == 200)
+        #expect(
+            try await deliver(server, requestID: refused, body: FalSigner.okBody(requestID: refused, url: "\(fal.base)/status/404")).status == 200)
         let refusedRow = try #require(try await settled(server, refused))
         #expect(refusedRow["status"] as? String == "FAILED")
         #expect(refusedRow["attempts"] as? Int == 1)
@@ -266,9 +285,10 @@ final class MirrorIntegrationTests: Sendable {
         ])
         // Stop the in-process worker from taking the job first: it only runs after the killed one is gone.
         try await intake.stop()
-        let intakeOnly = try await TestServer.start([
-            "FAL_JWKS_FILE": jwksPath, "MIRROR_ALLOWED_HOSTS": "127.0.0.1:\(fal.port)", "MIRROR_ALLOW_INSECURE_LOCALHOST": "1",
-        ], roles: "gateway,webhook")
+        let intakeOnly = try await TestServer.start(
+            [
+                "FAL_JWKS_FILE": jwksPath, "MIRROR_ALLOWED_HOSTS": "127.0.0.1:\(fal.port)", "MIRROR_ALLOW_INSECURE_LOCALHOST": "1",
+            ], roles: "gateway,webhook")
         let worker = try SpawnedProcess(UsherBinary.url.path, ["serve", "--roles", "worker"], environment: environment)
         let body = FalSigner.okBody(requestID: id, url: "\(fal.base)/files/\(id)?size=\(size)&slow=400", fileSize: size)
         #expect(try await deliver(intakeOnly, requestID: id, body: body).status == 200)

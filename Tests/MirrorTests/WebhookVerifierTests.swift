@@ -1,8 +1,8 @@
-import HostAddress
+import Delivery
 import FalWebhook
 import Foundation
 import Gateway
-import Delivery
+import HostAddress
 import Logging
 import Mirror
 import Testing
@@ -20,14 +20,16 @@ import UsherTestSupport
         let first = try Ed25519PrivateKey()
         let second = try Ed25519PrivateKey()
         // One key padded, one not: both spellings of base64url appear in the wild.
-        let jwks = #"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(first.publicKey.rawRepresentation))="},{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(second.publicKey.rawRepresentation))"}]}"#
+        let jwks =
+            #"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(first.publicKey.rawRepresentation))="},{"kty":"OKP","crv":"Ed25519","x":"\#(Base64URL.encode(second.publicKey.rawRepresentation))"}]}"#
         let (verifier, path) = try Self.verifier(jwks: jwks)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let body = Array(#"{"request_id":"r1"}"#.utf8)
         let now: Int64 = 1_800_000_000
         func headers(_ key: Ed25519PrivateKey, timestamp: Int64 = now, body: [UInt8] = body) throws -> FalWebhookHeaders {
             let message = FalSignature.signedBytes(requestID: "r1", userID: "u", timestamp: String(timestamp), body: body)
-            return FalWebhookHeaders(requestID: "r1", userID: "u", timestamp: String(timestamp), signature: Hex.encode(try key.signature(for: message)))
+            return FalWebhookHeaders(
+                requestID: "r1", userID: "u", timestamp: String(timestamp), signature: Hex.encode(try key.signature(for: message)))
         }
         func accepted(_ headers: FalWebhookHeaders, _ body: [UInt8] = body) async throws -> Bool {
             if case .success = try await verifier.verify(headers, body: body, now: now) { return true }
@@ -57,12 +59,18 @@ import UsherTestSupport
 
     @Test func payloadsMapToResults() throws {
         func parse(_ json: String) -> Result<FalWebhookPayload, WebhookRejection> { FalWebhookPayload.parse(Array(json.utf8)) }
-        #expect(try parse(#"{"request_id":"a","status":"OK","payload":{"video":{"url":"https://v3.fal.media/x.mp4","content_type":"video/mp4","file_size":123}}}"#).get()
-            == FalWebhookPayload(requestID: "a", result: .video(url: "https://v3.fal.media/x.mp4", contentType: "video/mp4", fileSize: 123)))
-        #expect(try parse(#"{"request_id":"a","status":"COMPLETED","payload":{"video":{"url":"https://fal.media/y"}}}"#).get().result
-            == .video(url: "https://fal.media/y", contentType: nil, fileSize: nil))
+        #expect(
+            try parse(
+                #"{"request_id":"a","status":"OK","payload":{"video":{"url":"https://v3.fal.media/x.mp4","content_type":"video/mp4","file_size":123}}}"#
+            ).get()
+                == FalWebhookPayload(requestID: "a", result: .video(url: "https://v3.fal.media/x.mp4", contentType: "video/mp4", fileSize: 123)))
+        #expect(
+            try parse(#"{"request_id":"a","status":"COMPLETED","payload":{"video":{"url":"https://fal.media/y"}}}"#).get().result
+                == .video(url: "https://fal.media/y", contentType: nil, fileSize: nil))
         #expect(try parse(#"{"request_id":"a","status":"ERROR","error":"boom"}"#).get().result == .failure("boom"))
-        #expect(try parse(#"{"request_id":"a","status":"OK","payload":null,"payload_error":"too big"}"#).get().result == .failure("payload_error: too big"))
+        #expect(
+            try parse(#"{"request_id":"a","status":"OK","payload":null,"payload_error":"too big"}"#).get().result
+                == .failure("payload_error: too big"))
         #expect(try parse(#"{"request_id":"a","status":"OK","payload":{}}"#).get().result == .failure("fal reported OK without payload.video.url"))
         for bad in ["[]", "{", #"{"status":"OK"}"#, #"{"request_id":"a","status":"MAYBE"}"#] {
             #expect(throws: WebhookRejection.self, "\(bad)") { try parse(bad).get() }
@@ -197,14 +205,18 @@ struct WebhookCrossCheckTests {
         let now: Int64 = 1_800_000_000
         let bodies = [#"{"request_id":"a"}"#, "", String(repeating: "é", count: 5000)]
         let cases = bodies.enumerated().map { index, body in
-            Case(request_id: "req-\(index)", user_id: "user-\(index)", timestamp: String(now - Int64(index)), body: Data(body.utf8).base64EncodedString())
+            Case(
+                request_id: "req-\(index)", user_id: "user-\(index)", timestamp: String(now - Int64(index)),
+                body: Data(body.utf8).base64EncodedString())
         }
-        let response = try runPythonPeer("fal_webhook_sign.py", input: Request(seed: Hex.encode(try SecureRandom.bytes(32)), cases: cases), as: Response.self)
+        let response = try runPythonPeer(
+            "fal_webhook_sign.py", input: Request(seed: Hex.encode(try SecureRandom.bytes(32)), cases: cases), as: Response.self)
         let x = Base64URL.encode(try #require(Hex.decode(response.public_key)))
         let (verifier, path) = try WebhookVerifierTests.verifier(jwks: #"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"\#(x)"}]}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         for (testCase, signature) in zip(cases, response.signatures) {
-            let headers = FalWebhookHeaders(requestID: testCase.request_id, userID: testCase.user_id, timestamp: testCase.timestamp, signature: signature)
+            let headers = FalWebhookHeaders(
+                requestID: testCase.request_id, userID: testCase.user_id, timestamp: testCase.timestamp, signature: signature)
             let body = [UInt8](Data(base64Encoded: testCase.body)!)
             let good = try await verifier.verify(headers, body: body, now: now)
             #expect(throws: Never.self) { try good.get() }

@@ -1,6 +1,6 @@
+import Delivery
 public import Foundation
 import Gateway
-import Delivery
 import Logging
 import NIOCore
 import Postgres

@@ -69,14 +69,15 @@ struct BotocoreCrossCheckTests {
                         if addressing == "virtual" && endpoint.contains("127.0.0.1") { continue }
                         let key = Self.randomKey(&rng, index: index)
                         let name = Self.randomKey(&rng, index: index + 1).split(separator: "/").last.map(String.init) ?? "v.mp4"
-                        cases.append(Case(
-                            endpoint: endpoint, region: region, bucket: index % 3 == 0 ? "usher-videos" : "usher",
-                            key: key, addressing: addressing, access_key: "AKIDEXAMPLE\(index % 4)",
-                            secret_key: "secret/+\(index % 5)key", token: withToken ? "FQoGZXIvYXdzE+/=token\(index % 3)" : nil,
-                            disposition: withOverrides ? ResponseOverrides.attachment(filename: name).contentDisposition : nil,
-                            content_type: withOverrides && index % 2 == 0 ? "video/mp4; codecs=\"avc1\"" : nil,
-                            expires: [1, 60, 900, 3600, 604_800][index % 5],
-                            time: 1_700_000_000 + Int64(index) * 7919))
+                        cases.append(
+                            Case(
+                                endpoint: endpoint, region: region, bucket: index % 3 == 0 ? "usher-videos" : "usher",
+                                key: key, addressing: addressing, access_key: "AKIDEXAMPLE\(index % 4)",
+                                secret_key: "secret/+\(index % 5)key", token: withToken ? "FQoGZXIvYXdzE+/=token\(index % 3)" : nil,
+                                disposition: withOverrides ? ResponseOverrides.attachment(filename: name).contentDisposition : nil,
+                                content_type: withOverrides && index % 2 == 0 ? "video/mp4; codecs=\"avc1\"" : nil,
+                                expires: [1, 60, 900, 3600, 604_800][index % 5],
+                                time: 1_700_000_000 + Int64(index) * 7919))
                     }
                 }
             }

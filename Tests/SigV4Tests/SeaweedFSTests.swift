@@ -43,7 +43,8 @@ struct SeaweedFSTests {
         let full = try await TestHTTP.request(url)
         #expect(full.status == 200)
         #expect(full.body.count == body.count)
-        #expect(SHA256.hash([UInt8](full.body)) == SHA256.hash([UInt8](body)), "body differs: \(String(decoding: full.body.prefix(300), as: UTF8.self))")
+        #expect(
+            SHA256.hash([UInt8](full.body)) == SHA256.hash([UInt8](body)), "body differs: \(String(decoding: full.body.prefix(300), as: UTF8.self))")
 
         let range = try await TestHTTP.request(url, headers: [("Range", "bytes=100-199")])
         #expect(range.status == 206)
@@ -89,7 +90,8 @@ struct SeaweedFSTests {
     @Test func downloadOverrideReachesTheResponse() async throws {
         try await put("videos/dl.mp4")
         let url = try presigner.presignedGET(
-            key: "videos/dl.mp4", ttl: 900, now: now, overrides: .attachment(filename: "clip é.mp4")).url
+            key: "videos/dl.mp4", ttl: 900, now: now, overrides: .attachment(filename: "clip é.mp4")
+        ).url
         let result = try await TestHTTP.request(url)
         #expect(result.status == 200)
         #expect(result.header("Content-Disposition") == #"attachment; filename="clip _.mp4"; filename*=UTF-8''clip%20%C3%A9.mp4"#)

@@ -22,7 +22,9 @@ import ViewerAuth
         environment["PRESIGN_TTL"] = "600"
         let outcome = try UsherBinary.run(["presign", "a b.mp4", "--download", "x.mp4", "--now", "2013-05-24T00:00:00Z"], environment: environment)
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        #expect(outcome.stdout.contains("/a%20b.mp4?response-content-disposition=attachment%3B%20filename%3D%22x.mp4%22%3B%20filename%2A%3DUTF-8%27%27x.mp4&"))
+        #expect(
+            outcome.stdout.contains(
+                "/a%20b.mp4?response-content-disposition=attachment%3B%20filename%3D%22x.mp4%22%3B%20filename%2A%3DUTF-8%27%27x.mp4&"))
         #expect(outcome.stdout.contains("X-Amz-Expires=600&"))
     }
 

@@ -38,8 +38,9 @@ struct ImportCommandTests {
         #expect(first.stderr.contains("line 4: ") && first.stderr.contains("line 5: invalid request_id"), "\(first.stderr)")
         #expect(first.stderr.contains("line 6: owner must be 1 to 256 bytes"), "\(first.stderr)")
         #expect(try Self.psql("SELECT count(*) FROM generations WHERE request_id = '\(a)-x'") == "0")
-        #expect(try Self.psql("SELECT status, owner, visibility, object_key, mirrored_at IS NOT NULL FROM generations WHERE request_id = '\(a)'")
-            == "COMPLETED|studio|private|videos/\(a).mp4|t")
+        #expect(
+            try Self.psql("SELECT status, owner, visibility, object_key, mirrored_at IS NOT NULL FROM generations WHERE request_id = '\(a)'")
+                == "COMPLETED|studio|private|videos/\(a).mp4|t")
         #expect(try Self.psql("SELECT visibility FROM generations WHERE request_id = '\(b)'") == "public")
         #expect(try Self.redis("EXISTS", "usher:gen:\(a)") == "1", "the cache entry is written")
         let stamped = try Self.psql("SELECT updated_at FROM generations WHERE request_id = '\(a)'")

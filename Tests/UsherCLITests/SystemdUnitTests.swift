@@ -59,9 +59,10 @@ struct SystemdUnitTests {
         let process = try SpawnedProcess(UsherBinary.url.path, Array(exec.dropFirst()), environment: environment)
         var stopped = false
         defer { if !stopped { process.kill() } }
-        #expect(try await LocalStack.eventually(within: 30) {
-            (try? await TestHTTP.request("http://127.0.0.1:\(app)/readyz").status) == 200
-        }, "the unit's usher did not become ready")
+        #expect(
+            try await LocalStack.eventually(within: 30) {
+                (try? await TestHTTP.request("http://127.0.0.1:\(app)/readyz").status) == 200
+            }, "the unit's usher did not become ready")
         #expect(try await TestHTTP.request("http://127.0.0.1:\(edge)/healthz").status == 200)
         // The env file's admin token and the credential's viewer key are the ones in use.
         let admin = try #require(environment["USHER_ADMIN_TOKENS"])

@@ -1,5 +1,6 @@
 public import Foundation
 public import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,9 @@ public func run(_ executable: String, _ arguments: [String], input: Data = Data(
     let outcome = try spawnAndWait(
         "/usr/bin/env", [executable] + arguments, environment: environment ?? ProcessInfo.processInfo.environment, input: input)
     guard outcome.status == 0 else {
-        throw ProcessFailure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(String(decoding: outcome.stderr, as: UTF8.self))")
+        throw ProcessFailure(
+            description:
+                "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(String(decoding: outcome.stderr, as: UTF8.self))")
     }
     return outcome.stdout
 }
@@ -68,7 +71,9 @@ extension LocalStack {
             "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/stack").path] + arguments, environment: environment)
         guard outcome.status == 0 else {
             throw ProcessFailure(
-                description: "stack \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))")
+                description:
+                    "stack \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))"
+            )
         }
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +20,7 @@ public enum UsherBinary {
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         let full = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]) { a, _ in a }
         let outcome = try spawnAndWait(url.path, arguments, environment: full)
-        return Outcome(status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self), stderr: String(decoding: outcome.stderr, as: UTF8.self))
+        return Outcome(
+            status: outcome.status, stdout: String(decoding: outcome.stdout, as: UTF8.self), stderr: String(decoding: outcome.stderr, as: UTF8.self))
     }
 }

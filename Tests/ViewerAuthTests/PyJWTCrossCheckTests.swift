@@ -64,8 +64,10 @@ struct PyJWTCrossCheckTests {
         let mintSpecs: [MintSpec] = [
             MintSpec(alg: "HS256", kid: "hs1", claims: ["exp": .int(now + 600), "vid": .string("req-1"), "sub": .string("viewer")]),
             MintSpec(alg: "HS256", kid: nil, claims: ["exp": .int(now + 600), "own": .string("app"), "aud": .strings(["usher", "other"])]),
-            MintSpec(alg: "EdDSA", kid: "ed1", claims: ["exp": .int(now + 600), "vid": .strings(["a", "b"]), "nbf": .int(now - 5), "iat": .int(now)]),
-            MintSpec(alg: "EdDSA", kid: nil, claims: ["exp": .int(now + 600), "own": .string("app"), "jti": .string("tok-1"), "aud": .string("usher")]),
+            MintSpec(
+                alg: "EdDSA", kid: "ed1", claims: ["exp": .int(now + 600), "vid": .strings(["a", "b"]), "nbf": .int(now - 5), "iat": .int(now)]),
+            MintSpec(
+                alg: "EdDSA", kid: nil, claims: ["exp": .int(now + 600), "own": .string("app"), "jti": .string("tok-1"), "aud": .string("usher")]),
         ]
         var ours: [VerifySpec] = []
         for kid in ["hs1", "ed1"] {

@@ -13,7 +13,10 @@ import ViewerAuth
         (#"{"keys":[{"kty":"oct","kid":"k","k":"*"}]}"#, "key \"k\": \"k\" is not base64url"),
         (#"{"keys":[]}"#, "holds no keys"),
         (#"{"kty":"oct"}"#, "\"keys\" array"),
-        (#"{"keys":[{"kty":"oct","kid":"a","k":"\#(Base64URL.encode(TokenFixtures.hmacSecret))"},{"kty":"oct","kid":"a","k":"\#(Base64URL.encode(TokenFixtures.hmacSecret))"}]}"#, "key \"a\" appears twice"),
+        (
+            #"{"keys":[{"kty":"oct","kid":"a","k":"\#(Base64URL.encode(TokenFixtures.hmacSecret))"},{"kty":"oct","kid":"a","k":"\#(Base64URL.encode(TokenFixtures.hmacSecret))"}]}"#,
+            "key \"a\" appears twice"
+        ),
         ("not json", "not valid JSON"),
     ])
     func badKeyFilesAreRefusedNamingTheKey(jwks: String, message: String) {

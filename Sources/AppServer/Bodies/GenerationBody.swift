@@ -8,7 +8,9 @@ struct GenerationRegistrationBody: Decodable {
     var objectKey: String?
 
     enum CodingKeys: String, CodingKey {
-        case requestID = "request_id", owner, visibility, objectKey = "object_key"
+        case requestID = "request_id"
+        case owner, visibility
+        case objectKey = "object_key"
     }
 }
 
@@ -17,8 +19,14 @@ struct GenerationBody: Encodable {
     let generation: Generation
 
     enum CodingKeys: String, CodingKey {
-        case requestID = "request_id", owner, visibility, status, falURL = "fal_url", cdnURL = "cdn_url", objectKey = "object_key"
-        case mirroredAt = "mirrored_at", attempts, lastError = "last_error"
+        case requestID = "request_id"
+        case owner, visibility, status
+        case falURL = "fal_url"
+        case cdnURL = "cdn_url"
+        case objectKey = "object_key"
+        case mirroredAt = "mirrored_at"
+        case attempts
+        case lastError = "last_error"
     }
 
     func encode(to encoder: any Encoder) throws {

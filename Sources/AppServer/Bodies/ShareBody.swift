@@ -7,7 +7,9 @@ struct ShareCreationBody: Decodable {
     var maxUses: Int?
 
     enum CodingKeys: String, CodingKey {
-        case requestID = "request_id", ttlSeconds = "ttl_seconds", maxUses = "max_uses"
+        case requestID = "request_id"
+        case ttlSeconds = "ttl_seconds"
+        case maxUses = "max_uses"
     }
 }
 
@@ -18,7 +20,10 @@ struct ShareBody: Encodable {
     let url: String
 
     enum CodingKeys: String, CodingKey {
-        case code, url, requestID = "request_id", expiresAt = "expires_at", maxUses = "max_uses"
+        case code, url
+        case requestID = "request_id"
+        case expiresAt = "expires_at"
+        case maxUses = "max_uses"
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -3,5 +3,8 @@ struct WebhookReceiptBody: Encodable {
     let requestID: String
     let result: String
 
-    enum CodingKeys: String, CodingKey { case requestID = "request_id", result }
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id"
+        case result
+    }
 }

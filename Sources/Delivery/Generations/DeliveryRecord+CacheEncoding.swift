@@ -9,12 +9,13 @@ extension DeliveryRecord {
 
     var cacheValue: [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "1")]
-        let statusByte: UInt8 = switch status {
-        case .pending: UInt8(ascii: "P")
-        case .mirroring: UInt8(ascii: "M")
-        case .completed: UInt8(ascii: "C")
-        case .failed: UInt8(ascii: "F")
-        }
+        let statusByte: UInt8 =
+            switch status {
+            case .pending: UInt8(ascii: "P")
+            case .mirroring: UInt8(ascii: "M")
+            case .completed: UInt8(ascii: "C")
+            case .failed: UInt8(ascii: "F")
+            }
         out.append(statusByte)
         out.append(visibility == .public ? UInt8(ascii: "u") : UInt8(ascii: "r"))
         for field in [owner, objectKey, falURL] {

@@ -40,7 +40,10 @@ public struct Generation: Sendable, Equatable {
     public var createdAt: String
     public var updatedAt: String
 
-    public init(requestID: String, owner: String?, visibility: Visibility, status: Status, falURL: String?, cdnURL: String?, objectKey: String?, contentType: String?, sizeBytes: Int64?, mirroredAt: String?, attempts: Int, lastError: String?, createdAt: String, updatedAt: String) {
+    public init(
+        requestID: String, owner: String?, visibility: Visibility, status: Status, falURL: String?, cdnURL: String?, objectKey: String?,
+        contentType: String?, sizeBytes: Int64?, mirroredAt: String?, attempts: Int, lastError: String?, createdAt: String, updatedAt: String
+    ) {
         self.requestID = requestID
         self.owner = owner
         self.visibility = visibility

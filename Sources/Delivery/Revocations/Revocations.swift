@@ -86,7 +86,8 @@ public final class Revocations: Service, Sendable {
         do {
             try await cache.increment(Self.versionKey)
         } catch {
-            logger.warning("revocation stored, but Redis could not announce it; instances fall back to polling Postgres", metadata: ["error": "\(error)"])
+            logger.warning(
+                "revocation stored, but Redis could not announce it; instances fall back to polling Postgres", metadata: ["error": "\(error)"])
         }
         try? await reload()
     }

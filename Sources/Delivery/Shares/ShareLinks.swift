@@ -126,7 +126,8 @@ public final class ShareLinks: Sendable {
     private func readThrough(_ code: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<ShareOutcome> {
         store.record(code, on: loop).hop(to: loop).map { found in
             if fillRedis {
-                let (value, ttl) = found.map { ($0.record.cacheValue, self.configuration.redisTTL) }
+                let (value, ttl) =
+                    found.map { ($0.record.cacheValue, self.configuration.redisTTL) }
                     ?? (DeliveryRecord.absentMarker, self.configuration.negativeTTL)
                 _ = self.cache.set(Self.cacheKey(code), value, expireSeconds: ttl, onlyIfAbsent: true, on: loop)
             }
@@ -161,6 +162,8 @@ extension ShareRecord {
             guard let value = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
             maxUses = value
         }
-        self.init(requestID: String(decoding: fields[4], as: UTF8.self), expiresAt: expiresAt, revoked: fields[3].first == UInt8(ascii: "1"), maxUses: maxUses)
+        self.init(
+            requestID: String(decoding: fields[4], as: UTF8.self), expiresAt: expiresAt, revoked: fields[3].first == UInt8(ascii: "1"),
+            maxUses: maxUses)
     }
 }

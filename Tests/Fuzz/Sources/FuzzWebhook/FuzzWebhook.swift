@@ -7,7 +7,8 @@ enum Fixture {
     static let now: Int64 = 1_700_000_000
     static let key = try! Ed25519PrivateKey(seed: (0..<32).map { UInt8($0 &* 3 &+ 1) })
     static let body = Array(#"{"request_id":"r1","status":"OK","payload":{"video":{"url":"https://v3.fal.media/x.mp4"}}}"#.utf8)
-    static let signature = Hex.encode(try! key.signature(for: FalSignature.signedBytes(requestID: "r1", userID: "u1", timestamp: "1700000000", body: body)))
+    static let signature = Hex.encode(
+        try! key.signature(for: FalSignature.signedBytes(requestID: "r1", userID: "u1", timestamp: "1700000000", body: body)))
     static let headers = FalWebhookHeaders(requestID: "r1", userID: "u1", timestamp: "1700000000", signature: signature)
     static let keys = [key.publicKey]
 }
