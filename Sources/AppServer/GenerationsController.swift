@@ -2,9 +2,11 @@ public import Delivery
 import Foundation
 import Gateway
 import Hummingbird
+import Logging
 public import SigV4
 
-/// `POST /v1/generations` and `GET /v1/generations/{request_id}` (CONTRACT § Admin API).
+/// `/v1/generations`: register, show, list an owner's library, delete (CONTRACT § Admin API and § Deletion,
+/// retention, listing).
 struct GenerationsController<Context: RequestContext>: Sendable {
     /// Writes update the caches themselves.
     let generations: Generations
@@ -12,12 +14,15 @@ struct GenerationsController<Context: RequestContext>: Sendable {
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.post("generations", use: register)
+        group.get("generations", use: list)
         group.get("generations/{request_id}", use: show)
+        group.delete("generations/{request_id}", use: delete)
     }
 
     @Sendable func register(request: Request, context: Context) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 * 1024)
-        let input = try JSONBody.decode(GenerationRegistrationBody.self, from: body, shape: "{request_id, owner, visibility, object_key?}")
+        let input = try JSONBody.decode(
+            GenerationRegistrationBody.self, from: body, shape: "{request_id, owner, visibility, object_key?, expires_at?}")
         try Self.validate(requestID: input.requestID)
         let visibility = try Self.visibility(input.visibility)
         if let owner = input.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
@@ -26,11 +31,16 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         if let key = input.objectKey, !Generation.objectKeyBytes.contains(key.utf8.count) {
             throw ProblemError.badRequest("object_key must be 1 to 1024 bytes.")
         }
+        if let expiresAt = input.expiresAt, !RFC3339.isValid(expiresAt) {
+            throw ProblemError.badRequest("expires_at must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.")
+        }
         let outcome: GenerationRegistration
         do {
             outcome = try await generations.register(
                 requestID: input.requestID, owner: input.owner, visibility: visibility, objectKey: input.objectKey,
-                cdnURL: input.objectKey.map(cdnURLs.url(key:)))
+                cdnURL: input.objectKey.map(cdnURLs.url(key:)), expiresAt: input.expiresAt)
+        } catch let error as any StorageFailure where error.isInvalidInput {
+            throw ProblemError.badRequest("expires_at must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.")
         } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
@@ -55,6 +65,60 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         }
         guard let generation else { throw ProblemError.notFound("No generation \(id).") }
         return try JSONBody.response(GenerationBody(generation: generation), status: .ok)
+    }
+
+    /// `GET /v1/generations?owner=O[&status=S][&limit=50][&cursor=C]`: newest first, keyset-paginated.
+    @Sendable func list(request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let owner = query["owner"].map(String.init), Generation.ownerBytes.contains(owner.utf8.count) else {
+            throw ProblemError.badRequest("owner is required (1 to 256 bytes).")
+        }
+        var status: Generation.Status?
+        if let text = query["status"] {
+            guard let parsed = Generation.Status(rawValue: String(text).uppercased()) else {
+                throw ProblemError.badRequest("status must be PENDING, MIRRORING, COMPLETED, FAILED or DELETED.")
+            }
+            status = parsed
+        }
+        var limit = GenerationPage.defaultLimit
+        if let text = query["limit"] {
+            guard let value = Int(text), GenerationPage.limits.contains(value) else {
+                throw ProblemError.badRequest("limit must be an integer from 1 to 200.")
+            }
+            limit = value
+        }
+        var cursor: GenerationCursor?
+        if let text = query["cursor"] {
+            guard let parsed = GenerationCursor(token: String(text)) else { throw ProblemError.badRequest("cursor is not one this API gave.") }
+            cursor = parsed
+        }
+        let page: GenerationPage
+        do {
+            page = try await generations.list(owner: owner, status: status, limit: limit, after: cursor)
+        } catch let error as any StorageFailure where error.isInvalidInput {
+            throw ProblemError.badRequest("cursor is not one this API gave.")
+        } catch let error as any StorageFailure where error.isUnavailable {
+            throw ProblemError.unavailable("The database is unavailable.")
+        }
+        return try JSONBody.response(GenerationListBody(page: page), status: .ok)
+    }
+
+    /// `DELETE /v1/generations/{request_id}`: 204 once the row is DELETED and the object gone; again → 204.
+    @Sendable func delete(request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("request_id") ?? ""
+        try Self.validate(requestID: id)
+        let found: Bool
+        do {
+            found = try await generations.delete(id)
+        } catch let failure as Generations.DeletionFailure {
+            context.logger.warning("deletion not finished", metadata: ["request_id": "\(id)", "error": "\(failure)"])
+            throw ProblemError.unavailable(
+                "The video is deleted for viewers, but the bucket did not confirm removing its object: retry the DELETE (the worker retries too).")
+        } catch let error as any StorageFailure where error.isUnavailable {
+            throw ProblemError.unavailable("The database is unavailable.")
+        }
+        guard found else { throw ProblemError.notFound("No generation \(id).") }
+        return Response(status: .noContent)
     }
 
     static func validate(requestID: String) throws {

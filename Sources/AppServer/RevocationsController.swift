@@ -37,7 +37,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
             target = (kind, text)
         }
         guard let (kind, value) = target else { throw ProblemError.badRequest("Name one of jti, sub and request_id.") }
-        if let until, !Self.isRFC3339(until) { throw ProblemError.badRequest("until must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.") }
+        if let until, !RFC3339.isValid(until) { throw ProblemError.badRequest("until must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.") }
         let revocation: Revocation
         do {
             revocation = try await revocations.add(kind, value: value, until: until)
@@ -87,10 +87,5 @@ struct RevocationsController<Context: RequestContext>: Sendable {
             bytes.append(high << 4 | low)
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`: the shape only; PostgreSQL checks the values.
-    static func isRFC3339(_ text: String) -> Bool {
-        text.wholeMatch(of: /\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})/) != nil
     }
 }

@@ -266,7 +266,7 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .redirect(to: falURL, caching: .noStore)
             }
             return .problem(.notReady, extraHeaders: [("Retry-After", String(configuration.retryAfterNotReady))])
-        case .failed:
+        case .failed, .deleted:
             return .problem(.gone)
         case .completed:
             return record.objectKey == nil ? .problem(.gone) : nil

@@ -74,9 +74,18 @@ public struct MirrorWorker: Service {
         }
         do {
             let object = try await mirrorer.mirror(job)
-            try await generations.complete(
+            let completed = try await generations.complete(
                 job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType,
                 sizeBytes: object.size)
+            if !completed {
+                // The lease was lost: another worker finishes the job, or the generation was deleted while this
+                // upload ran, and then nothing else would remove what was just stored.
+                if try await generations.store.find(job.requestID)?.status == .deleted {
+                    try await mirrorer.uploader.removeObject(key: object.key)
+                    logger.info("deleted while mirroring; upload removed", metadata: ["request_id": "\(job.requestID)"])
+                }
+                return
+            }
             outcomes.completed.increment()
             logger.info("mirrored", metadata: ["request_id": "\(job.requestID)", "bytes": "\(object.size)", "attempt": "\(job.attempts)"])
         } catch let error as MirrorError where error.permanent || job.attempts >= configuration.maximumAttempts {

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+public import Delivery
 import Foundation
 public import NIOCore
 import NIOHTTP1
@@ -7,8 +8,9 @@ import UsherCrypto
 
 /// S3 uploads for the mirror over AsyncHTTPClient, header-signed with `RequestSigner`: one PUT for small
 /// objects, CreateMultipartUpload / UploadPart / CompleteMultipartUpload for large ones, and
-/// AbortMultipartUpload when anything fails, so no parts are left behind.
-public struct ObjectUploader: Sendable {
+/// AbortMultipartUpload when anything fails, so no parts are left behind. Also the bucket deletions use
+/// (`ObjectStorage`).
+public struct ObjectUploader: ObjectStorage {
     let signer: RequestSigner
     let http: HTTPClient
 
@@ -20,7 +22,7 @@ public struct ObjectUploader: Sendable {
     private static var now: Int64 { Int64(Date().timeIntervalSince1970) }
 
     private func send(
-        _ method: String, key: String, query: [(name: String, value: String)] = [], headers: [(name: String, value: String)] = [],
+        _ method: String, key: String?, query: [(name: String, value: String)] = [], headers: [(name: String, value: String)] = [],
         body: ByteBuffer? = nil
     ) async throws -> (status: UInt, headers: [(String, String)], body: String) {
         // Parts are not hashed for the signature: hashing is a second pass over every byte (≈ 0.7 s per GiB here),
@@ -99,6 +101,38 @@ public struct ObjectUploader: Sendable {
 
     public func abortMultipartUpload(key: String, uploadID: String) async {
         _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])
+    }
+
+    /// DeleteObject, after aborting every unfinished multipart upload of exactly this key (a worker that died
+    /// mid-upload leaves one, and its parts are billed). S3 answers 204 for a key that is not there, so running
+    /// this again is harmless.
+    public func removeObject(key: String) async throws {
+        let listing = try await send("GET", key: nil, query: [("uploads", ""), ("prefix", key)])
+        guard listing.status == 200 else { throw Self.storageError("ListMultipartUploads", listing.status, listing.body) }
+        for upload in Self.uploads(in: listing.body) where upload.key == key {
+            let aborted = try await send("DELETE", key: key, query: [("uploadId", upload.id)])
+            // 404 NoSuchUpload: it finished or was aborted meanwhile.
+            guard aborted.status == 204 || aborted.status == 200 || aborted.status == 404 else {
+                throw Self.storageError("AbortMultipartUpload", aborted.status, aborted.body)
+            }
+        }
+        let deleted = try await send("DELETE", key: key)
+        guard deleted.status == 204 || deleted.status == 200 || deleted.status == 404 else {
+            throw Self.storageError("DeleteObject", deleted.status, deleted.body)
+        }
+    }
+
+    /// `<Upload><Key>…</Key><UploadId>…</UploadId>…</Upload>` entries of a ListMultipartUploads answer.
+    static func uploads(in xml: String) -> [(key: String, id: String)] {
+        xml.components(separatedBy: "<Upload>").dropFirst().compactMap { entry in
+            guard let key = element("Key", in: entry), let id = element("UploadId", in: entry) else { return nil }
+            return (unescape(key), unescape(id))
+        }
+    }
+
+    static func unescape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
+            .replacingOccurrences(of: "&apos;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
     }
 
     static func element(_ name: String, in xml: String) -> String? {

@@ -14,7 +14,8 @@ public struct GenerationStore: GenerationStorage {
 
     static let columns = """
         request_id, owner, visibility, status, fal_url, cdn_url, object_key, content_type, size_bytes, \
-        \(rfc3339("mirrored_at")), attempts, last_error, \(rfc3339("created_at")), \(rfc3339("updated_at"))
+        \(rfc3339("mirrored_at")), attempts, last_error, \(rfc3339("created_at")), \(rfc3339("updated_at")), \
+        \(rfc3339("expires_at")), \(rfc3339("deleted_at"))
         """
 
     static let selectByID = "SELECT \(columns) FROM generations WHERE request_id = $1"
@@ -22,12 +23,14 @@ public struct GenerationStore: GenerationStorage {
     static let selectDelivery = "SELECT status, visibility, owner, object_key, fal_url FROM generations WHERE request_id = $1"
 
     /// Creates the row unless the id exists (then returns nothing): never check-then-insert.
+    /// `$6`: `expires_at` as given (RFC 3339, parsed by PostgreSQL); `$7`: days of retention when none was given.
     static let insertRegistration = """
-        INSERT INTO generations (request_id, owner, visibility, status, object_key, cdn_url, mirrored_at)
+        INSERT INTO generations (request_id, owner, visibility, status, object_key, cdn_url, mirrored_at, expires_at)
         VALUES ($1, $2, $3,
                 CASE WHEN $4::text IS NULL THEN 'PENDING' ELSE 'COMPLETED' END,
                 $4, $5,
-                CASE WHEN $4::text IS NULL THEN NULL ELSE now() END)
+                CASE WHEN $4::text IS NULL THEN NULL ELSE now() END,
+                COALESCE($6::timestamptz, now() + make_interval(days => $7::int)))
         ON CONFLICT (request_id) DO NOTHING
         RETURNING \(columns)
         """
@@ -57,11 +60,18 @@ public struct GenerationStore: GenerationStorage {
 
     /// Records a generation the app submitted (PENDING), or an object already in the bucket (COMPLETED).
     public func register(
-        requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?
+        requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?, expiry: Expiry
     ) async throws -> GenerationRegistration {
         try await client.withConnection { connection in
+            let (expiresAt, retentionDays): (String?, String?) =
+                switch expiry {
+                case .never: (nil, nil)
+                case .at(let time): (time, nil)
+                case .afterDays(let days): (nil, String(days))
+                }
             let inserted = try connection.query(
-                Self.insertRegistration, [requestID, owner, visibility.rawValue, objectKey, objectKey == nil ? nil : cdnURL])
+                Self.insertRegistration,
+                [requestID, owner, visibility.rawValue, objectKey, objectKey == nil ? nil : cdnURL, expiresAt, retentionDays])
             if let record = inserted.records.first { return .created(Self.decode(record)) }
             if owner != nil, objectKey == nil,
                 let claimed = try connection.query(Self.claimOwnerless, [requestID, owner, visibility.rawValue]).records.first
@@ -94,6 +104,132 @@ public struct GenerationStore: GenerationStorage {
             attempts: record["attempts"].flatMap { Int($0) } ?? 0,
             lastError: record["last_error"],
             createdAt: record["created_at"] ?? "",
-            updatedAt: record["updated_at"] ?? "")
+            updatedAt: record["updated_at"] ?? "",
+            expiresAt: record["expires_at"],
+            deletedAt: record["deleted_at"])
+    }
+
+    // MARK: listing
+
+    /// Newest first; the index `generations_owner_created` serves the order and the keyset condition. The ORDER
+    /// BY names the table's columns outright: a bare `created_at` there would sort by the select list's RFC 3339
+    /// text (whole seconds), which disagrees with the keyset condition on the microsecond column.
+    static let list = """
+        SELECT \(columns), to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+        FROM generations g
+        WHERE g.owner = $1 AND ($2::text IS NULL OR g.status = $2)
+          AND ($3::timestamptz IS NULL OR (g.created_at, g.request_id) < ($3::timestamptz, $4::text))
+        ORDER BY g.created_at DESC, g.request_id DESC
+        LIMIT $5::int
+        """
+
+    public func list(owner: String, status: Generation.Status?, limit: Int, after cursor: GenerationCursor?) async throws -> GenerationPage {
+        // One row more than asked says whether another page follows.
+        let records = try await client.query(
+            Self.list, [owner, status?.rawValue, cursor?.createdAt, cursor?.requestID, String(limit + 1)]
+        ).records
+        let page = records.prefix(limit)
+        let next =
+            records.count > limit ? page.last.map { GenerationCursor(createdAt: $0["cursor_at"] ?? "", requestID: $0["request_id"] ?? "") } : nil
+        return GenerationPage(items: page.map(Self.decode), next: next)
+    }
+
+    // MARK: deletion and retention
+
+    /// Keeps `deleted_at` of the first deletion; `fal_url` and `object_key` stay (the object is removed next).
+    static let markDeleted = """
+        UPDATE generations SET status = 'DELETED', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
+        WHERE request_id = $1
+        RETURNING request_id, status, visibility, owner, object_key, fal_url
+        """
+
+    /// Expired rows nobody else is marking, oldest expiry first.
+    static let markExpired = """
+        WITH due AS (
+            SELECT request_id FROM generations
+            WHERE expires_at <= now() AND status <> 'DELETED'
+            ORDER BY expires_at
+            LIMIT $1::int
+            FOR UPDATE SKIP LOCKED)
+        UPDATE generations g SET status = 'DELETED', deleted_at = now(), updated_at = now()
+        FROM due WHERE g.request_id = due.request_id
+        RETURNING g.request_id, g.status, g.visibility, g.owner, g.object_key, g.fal_url
+        """
+
+    /// `$1`: a text array of request ids.
+    static let revokeShares = """
+        UPDATE shares SET revoked_at = COALESCE(revoked_at, now()) WHERE request_id = ANY($1::text[]) RETURNING code, request_id, max_uses
+        """
+
+    static let dropJobs = "DELETE FROM mirror_jobs WHERE request_id = ANY($1::text[])"
+
+    static let objectRemoved = """
+        UPDATE generations SET object_key = NULL, cdn_url = NULL, updated_at = now()
+        WHERE request_id = $1 AND status = 'DELETED' AND object_key = $2
+        """
+
+    static let unfinished = """
+        SELECT request_id, status, visibility, owner, object_key, fal_url FROM generations
+        WHERE status = 'DELETED' AND object_key IS NOT NULL AND deleted_at < now() - make_interval(secs => $1::int)
+        ORDER BY deleted_at
+        LIMIT $2::int
+        """
+
+    /// Shares and jobs go with the row (ON DELETE CASCADE).
+    static let purge = """
+        DELETE FROM generations WHERE request_id IN (
+            SELECT request_id FROM generations
+            WHERE status = 'DELETED' AND object_key IS NULL AND deleted_at < now() - make_interval(days => $1::int)
+            LIMIT $2::int)
+        """
+
+    public func markDeleted(_ requestID: String) async throws -> GenerationDeletion? {
+        try await client.withTransaction { connection in
+            try Self.mark(connection.query(Self.markDeleted, [requestID]), on: connection).first
+        }
+    }
+
+    public func markExpiredDeleted(limit: Int) async throws -> [GenerationDeletion] {
+        try await client.withTransaction { connection in
+            try Self.mark(connection.query(Self.markExpired, [String(limit)]), on: connection)
+        }
+    }
+
+    /// The rows just marked DELETED, with their shares revoked and their jobs dropped in the same transaction.
+    private static func mark(_ marked: PQRows, on connection: PQConnection) throws -> [GenerationDeletion] {
+        var deletions = marked.rows.map(Self.deletion)
+        guard !deletions.isEmpty else { return [] }
+        // Request ids are `[A-Za-z0-9._-]` (the table's CHECK): safe inside an array literal.
+        let ids = "{" + deletions.map(\.requestID).joined(separator: ",") + "}"
+        let shares = try connection.query(Self.revokeShares, [ids]).rows
+        _ = try connection.query(Self.dropJobs, [ids])
+        for index in deletions.indices {
+            deletions[index].revokedShares = shares.filter { $0[1] == deletions[index].requestID }.map {
+                RevokedShare(code: $0[0] ?? "", requestID: $0[1] ?? "", maxUses: $0[2].flatMap { Int($0) })
+            }
+        }
+        return deletions
+    }
+
+    /// A row of `request_id, status, visibility, owner, object_key, fal_url`.
+    private static func deletion(_ row: [String?]) -> GenerationDeletion {
+        GenerationDeletion(
+            requestID: row[0] ?? "",
+            record: DeliveryRecord(
+                status: Generation.Status(rawValue: row[1] ?? "") ?? .deleted, visibility: Generation.Visibility(rawValue: row[2] ?? "") ?? .private,
+                owner: row[3], objectKey: row[4], falURL: row[5]),
+            objectKey: row[4], revokedShares: [])
+    }
+
+    public func objectRemoved(_ requestID: String, objectKey: String) async throws {
+        _ = try await client.query(Self.objectRemoved, [requestID, objectKey])
+    }
+
+    public func unfinishedDeletions(olderThanSeconds: Int, limit: Int) async throws -> [GenerationDeletion] {
+        try await client.query(Self.unfinished, [String(olderThanSeconds), String(limit)]).rows.map(Self.deletion)
+    }
+
+    public func purgeDeleted(olderThanDays: Int, limit: Int) async throws -> Int {
+        try await client.query(Self.purge, [String(olderThanDays), String(limit)]).affected
     }
 }

@@ -18,6 +18,9 @@ public struct Migrator: Sendable {
         Migration(version: 2, name: "mirror_jobs", sql: String(decoding: PackageResources._002_mirror_jobs_sql, as: UTF8.self)),
         Migration(version: 3, name: "shares", sql: String(decoding: PackageResources._003_shares_sql, as: UTF8.self)),
         Migration(version: 4, name: "revocations", sql: String(decoding: PackageResources._004_revocations_sql, as: UTF8.self)),
+        Migration(
+            version: 5, name: "deletion_retention_listing",
+            sql: String(decoding: PackageResources._005_deletion_retention_listing_sql, as: UTF8.self)),
     ]
 
     /// An arbitrary constant naming Usher's migration lock.

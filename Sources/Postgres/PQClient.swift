@@ -57,7 +57,7 @@ public final class PQClient: Sendable {
         }
     }
 
-    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PQRows {
         try await withConnection { try $0.query(sql, parameters) }
     }
 

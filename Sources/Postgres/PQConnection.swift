@@ -31,7 +31,7 @@ public final class PQConnection: @unchecked Sendable {
 
     /// Runs one statement with text parameters (`$1`, `$2`, …): values never travel inside the SQL text.
     @discardableResult
-    public func query(_ sql: String, _ parameters: [String?] = []) throws(PQError) -> PostgresRows {
+    public func query(_ sql: String, _ parameters: [String?] = []) throws(PQError) -> PQRows {
         let result = withCStrings(parameters) { values in
             PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
@@ -43,14 +43,14 @@ public final class PQConnection: @unchecked Sendable {
         _ = try take(PQexec(connection, script))
     }
 
-    private func take(_ result: OpaquePointer?) throws(PQError) -> PostgresRows {
+    private func take(_ result: OpaquePointer?) throws(PQError) -> PQRows {
         guard let result else {
             throw PQError(isHealthy ? .query : .unavailable, Self.message(PQerrorMessage(connection)))
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            return PostgresRows(result)
+            return PQRows(result)
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             let message = Self.message(PQresultErrorMessage(result))
@@ -76,7 +76,7 @@ private func withCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<Unsafe
 }
 
 /// A query's rows, copied out of the `PGresult` as text (PostgreSQL's text format).
-public struct PostgresRows: Sendable {
+public struct PQRows: Sendable {
     public let columns: [String]
     public let rows: [[String?]]
     /// Rows affected by INSERT/UPDATE/DELETE.

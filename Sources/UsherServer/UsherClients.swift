@@ -46,13 +46,17 @@ public struct UsherClients: Sendable {
         let cache = RedisCache(client: redis)
         let lookup = GenerationLookup(configuration: configuration.lookup, cache: cache, store: store, group: group)
         let jobs = MirrorJobStore(client: postgres)
+        let shares = ShareLinks(cache: cache, store: ShareStore(client: postgres))
+        let revocations = Revocations(cache: cache, store: RevocationStore(client: postgres), logger: logger)
+        let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
+        // Without the S3 settings (a command that needs no bucket) deletions leave the object to the worker's sweep.
+        let objects = (try? configuration.s3).map { ObjectUploader(s3: $0, http: http) }
         let clients = UsherClients(
             configuration: configuration, group: group, redis: redis, postgres: postgres, store: store, lookup: lookup,
-            generations: Generations(store: store, jobs: jobs, lookup: lookup),
-            shares: ShareLinks(cache: cache, store: ShareStore(client: postgres)),
-            revocations: Revocations(cache: cache, store: RevocationStore(client: postgres), logger: logger),
-            jobs: jobs,
-            http: HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror)))
+            generations: Generations(
+                configuration: configuration.generations, store: store, jobs: jobs, lookup: lookup, shares: shares, revocations: revocations,
+                objects: objects),
+            shares: shares, revocations: revocations, jobs: jobs, http: http)
         do {
             try await Migrator(client: postgres, logger: logger).migrate()
         } catch {

@@ -69,6 +69,11 @@ public struct UsherConfiguration: Sendable {
     /// `FAL_WEBHOOK_USER_IDS`, comma-separated: the fal accounts whose webhooks are accepted; unset: any verified
     /// sender (warned at start).
     public var falWebhookUserIDs: Set<String>?
+    /// `USHER_RETENTION_DAYS` [0 = for ever]: the life of a generation registered without `expires_at`.
+    public var generations: Generations.Configuration
+    /// `USHER_RETENTION_SWEEP_INTERVAL` [60 s]: how often the worker role deletes expired generations, finishes
+    /// interrupted deletions and purges DELETED rows older than 30 days.
+    public var retentionSweepInterval: Duration
 
     public init(environment: ConfigurationReader, coreCount: Int) throws(ConfigurationError) {
         edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
@@ -133,6 +138,11 @@ public struct UsherConfiguration: Sendable {
             guard !list.isEmpty else { throw ConfigurationError("FAL_WEBHOOK_USER_IDS is set but names no fal user id") }
             falWebhookUserIDs = Set(list)
         }
+        var generations = Generations.Configuration()
+        generations.retentionDays = try environment.integer("USHER_RETENTION_DAYS", default: 0, range: 0...36_500)
+        self.generations = generations
+        retentionSweepInterval = .milliseconds(
+            try environment.milliseconds("USHER_RETENTION_SWEEP_INTERVAL", default: 60_000, range: 100...86_400_000))
         if let file = environment["FAL_JWKS_FILE"] {
             falKeys = .file(file)
         } else if let url = environment["FAL_JWKS_URL"] {

@@ -125,6 +125,8 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         services.append(.init(service: app))
         if configuration.roles.contains(.worker) {
             services.append(.init(service: try clients.mirrorWorker(logger: logger)))
+            services.append(
+                .init(service: RetentionSweeper(generations: clients.generations, interval: configuration.retentionSweepInterval, logger: logger)))
         }
         if let expiresAt = configuration.gateway.credentialsExpireAt {
             services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))

@@ -25,11 +25,15 @@ import Testing
         let postgres = PQClient(
             configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher", connectTimeoutSeconds: 1), logger: logger)
         let lookup = GenerationLookup(configuration: .init(), cache: cache, store: store, group: group)
+        let shares = ShareLinks(cache: cache, store: store)
+        let revocations = Revocations(cache: cache, store: store, logger: logger)
         let dependencies = AppDependencies(
-            generations: Generations(store: store, jobs: store, lookup: lookup), jobs: MirrorJobStore(client: postgres),
+            generations: Generations(
+                store: store, jobs: store, lookup: lookup, shares: shares, revocations: revocations, objects: InMemoryBucket()),
+            jobs: MirrorJobStore(client: postgres),
             readiness: Readiness(redis: redis, postgres: postgres), cdnURLs: try cdnURLs(), adminTokens: [admin],
-            servesAdmin: true, webhookVerifier: nil, shares: ShareLinks(cache: cache, store: store),
-            revocations: Revocations(cache: cache, store: store, logger: logger), publicURL: "http://edge.test",
+            servesAdmin: true, webhookVerifier: nil, shares: shares,
+            revocations: revocations, publicURL: "http://edge.test",
             servesDemo: false)
         return Application(router: buildAppRouter(dependencies), logger: logger)
     }
@@ -124,7 +128,7 @@ import Testing
 
     @Test func sharesAndRevocationsRoundTrip() async throws {
         let store = InMemoryStore()
-        _ = try await store.register(requestID: "gen-s", owner: "o", visibility: .private, objectKey: "videos/gen-s.mp4", cdnURL: nil)
+        _ = try await store.register(requestID: "gen-s", owner: "o", visibility: .private, objectKey: "videos/gen-s.mp4", cdnURL: nil, expiry: .never)
         let code = Mutex("")
         try await Self.application(store: store).test(.router) { client in
             let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]

@@ -8,22 +8,32 @@ public struct DeliveryFixture: Sendable {
     public let group: any EventLoopGroup
     public let cache: InMemoryCache
     public let store: InMemoryStore
+    public let bucket: InMemoryBucket
     public let lookup: GenerationLookup
     public let generations: Generations
     public let shares: ShareLinks
     public let revocations: Revocations
 
-    public init(lookup configuration: GenerationLookup.Configuration = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(
+        lookup configuration: GenerationLookup.Configuration = .init(), generations generationsConfiguration: Generations.Configuration = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         let cache = InMemoryCache(eventLoop: group.next())
         let store = InMemoryStore()
+        let bucket = InMemoryBucket()
         let lookup = GenerationLookup(configuration: configuration, cache: cache, store: store, group: group)
+        let shares = ShareLinks(cache: cache, store: store)
+        let revocations = Revocations(cache: cache, store: store, logger: Logger(label: "delivery-fixture"))
         self.group = group
         self.cache = cache
         self.store = store
+        self.bucket = bucket
         self.lookup = lookup
-        self.generations = Generations(store: store, jobs: store, lookup: lookup)
-        self.shares = ShareLinks(cache: cache, store: store)
-        self.revocations = Revocations(cache: cache, store: store, logger: Logger(label: "delivery-fixture"))
+        self.shares = shares
+        self.revocations = revocations
+        self.generations = Generations(
+            configuration: generationsConfiguration, store: store, jobs: store, lookup: lookup, shares: shares, revocations: revocations,
+            objects: bucket)
     }
 
     /// Registers a video already in the bucket (COMPLETED), as `POST /v1/generations` with `object_key` does.
@@ -32,6 +42,7 @@ public struct DeliveryFixture: Sendable {
         _ requestID: String, owner: String = "owner-1", visibility: Generation.Visibility = .private, objectKey: String? = nil
     ) async throws -> GenerationRegistration {
         let key = objectKey ?? "videos/\(requestID).mp4"
+        bucket.put(key)
         return try await generations.register(
             requestID: requestID, owner: owner, visibility: visibility, objectKey: key, cdnURL: "https://cdn.test/\(key)")
     }

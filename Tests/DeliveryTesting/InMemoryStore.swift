@@ -13,6 +13,11 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
         var jobs: [String: (job: MirrorJob, lockedBy: String?)] = [:]
         var shares: [String: Share] = [:]
         var revocations: [String: Revocation] = [:]
+        /// Registration order (`created_at` with ties broken), for listing.
+        var order: [String: Int] = [:]
+        var sequence = 0
+        /// When each DELETED row was deleted.
+        var deletedAt: [String: Date] = [:]
     }
 
     private let state = Mutex(State())
@@ -59,15 +64,25 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
     }
 
     public func register(
-        requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?
+        requestID: String, owner: String?, visibility: Generation.Visibility, objectKey: String?, cdnURL: String?, expiry: Expiry
     ) async throws -> GenerationRegistration {
-        try locked { state in
+        let expiresAt: String?
+        switch expiry {
+        case .never: expiresAt = nil
+        case .at(let text):
+            guard let date = try? Date(text, strategy: .iso8601) else { throw Refused(reason: "expires_at is not RFC 3339: \(text)") }
+            expiresAt = date.formatted(.iso8601)
+        case .afterDays(let days): expiresAt = Date().addingTimeInterval(Double(days) * 86_400).formatted(.iso8601)
+        }
+        return try locked { state in
             let now = Self.now()
             guard var existing = state.generations[requestID] else {
+                state.sequence += 1
                 let generation = Generation(
                     requestID: requestID, owner: owner, visibility: visibility, status: objectKey == nil ? .pending : .completed,
                     falURL: nil, cdnURL: objectKey == nil ? nil : cdnURL, objectKey: objectKey, contentType: nil, sizeBytes: nil,
-                    mirroredAt: objectKey == nil ? nil : now, attempts: 0, lastError: nil, createdAt: now, updatedAt: now)
+                    mirroredAt: objectKey == nil ? nil : now, attempts: 0, lastError: nil, createdAt: now, updatedAt: now, expiresAt: expiresAt)
+                state.order[requestID] = state.sequence
                 state.generations[requestID] = generation
                 return .created(generation)
             }
@@ -83,6 +98,94 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
                 && (objectKey == nil || (existing.objectKey == objectKey && existing.status == .completed))
             return same ? .unchanged(existing) : .conflict(existing)
         }
+    }
+
+    public func list(owner: String, status: Generation.Status?, limit: Int, after cursor: GenerationCursor?) async throws -> GenerationPage {
+        try locked { state in
+            let position = cursor.flatMap { Int($0.createdAt) } ?? Int.max
+            let rows = state.generations.values
+                .filter { $0.owner == owner && (status == nil || $0.status == status) && (state.order[$0.requestID] ?? 0) < position }
+                .sorted { (state.order[$0.requestID] ?? 0) > (state.order[$1.requestID] ?? 0) }
+            let page = Array(rows.prefix(limit))
+            // The in-memory cursor is the registration sequence number.
+            let next =
+                rows.count > limit
+                ? page.last.map { GenerationCursor(createdAt: String(state.order[$0.requestID] ?? 0), requestID: $0.requestID) } : nil
+            return GenerationPage(items: page, next: next)
+        }
+    }
+
+    private static func mark(_ requestIDs: [String], in state: inout State) -> [GenerationDeletion] {
+        requestIDs.compactMap { requestID in
+            guard var generation = state.generations[requestID] else { return nil }
+            if generation.status != .deleted {
+                generation.status = .deleted
+                generation.deletedAt = Self.now()
+                state.deletedAt[requestID] = Date()
+                state.generations[requestID] = generation
+            }
+            state.jobs[requestID] = nil
+            var revoked: [RevokedShare] = []
+            for (code, var share) in state.shares where share.requestID == requestID {
+                share.revokedAt = share.revokedAt ?? Self.now()
+                state.shares[code] = share
+                revoked.append(RevokedShare(code: code, requestID: requestID, maxUses: share.maxUses))
+            }
+            return GenerationDeletion(requestID: requestID, record: generation.delivery, objectKey: generation.objectKey, revokedShares: revoked)
+        }
+    }
+
+    public func markDeleted(_ requestID: String) async throws -> GenerationDeletion? {
+        try locked { Self.mark([requestID], in: &$0).first }
+    }
+
+    public func markExpiredDeleted(limit: Int) async throws -> [GenerationDeletion] {
+        let now = Date()
+        return try locked { state in
+            let due = state.generations.values.filter {
+                $0.status != .deleted && ($0.expiresAt.flatMap { try? Date($0, strategy: .iso8601) }.map { $0 <= now } ?? false)
+            }
+            return Self.mark(Array(due.prefix(limit).map(\.requestID)), in: &state)
+        }
+    }
+
+    public func objectRemoved(_ requestID: String, objectKey: String) async throws {
+        try locked { state in
+            guard var generation = state.generations[requestID], generation.status == .deleted, generation.objectKey == objectKey else { return }
+            generation.objectKey = nil
+            generation.cdnURL = nil
+            state.generations[requestID] = generation
+        }
+    }
+
+    public func unfinishedDeletions(olderThanSeconds: Int, limit: Int) async throws -> [GenerationDeletion] {
+        let cutoff = Date().addingTimeInterval(-Double(olderThanSeconds))
+        return try locked { state in
+            state.generations.values
+                .filter { $0.status == .deleted && $0.objectKey != nil && (state.deletedAt[$0.requestID] ?? .distantFuture) < cutoff }
+                .prefix(limit)
+                .map { GenerationDeletion(requestID: $0.requestID, record: $0.delivery, objectKey: $0.objectKey, revokedShares: []) }
+        }
+    }
+
+    public func purgeDeleted(olderThanDays: Int, limit: Int) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-Double(olderThanDays) * 86_400)
+        return try locked { state in
+            let purged = state.generations.values
+                .filter { $0.status == .deleted && $0.objectKey == nil && (state.deletedAt[$0.requestID] ?? .distantFuture) < cutoff }
+                .prefix(limit)
+                .map(\.requestID)
+            for requestID in purged {
+                state.generations[requestID] = nil
+                state.shares = state.shares.filter { $0.value.requestID != requestID }
+            }
+            return purged.count
+        }
+    }
+
+    /// Moves a deletion back in time, as if it had happened `seconds` ago (for the sweep's age rules).
+    public func backdateDeletion(_ requestID: String, seconds: Double) throws {
+        try locked { state in state.deletedAt[requestID] = state.deletedAt[requestID]?.addingTimeInterval(-seconds) }
     }
 
     // MARK: MirrorTransitions
@@ -235,6 +338,11 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
 
     public func remove(_ kind: Revocation.Kind, value: String) async throws -> Bool {
         try locked { state in state.revocations.removeValue(forKey: "\(kind.rawValue)/\(value)") != nil }
+    }
+
+    public func recentDeletions(withinSeconds: Int) async throws -> [String] {
+        let cutoff = Date().addingTimeInterval(-Double(withinSeconds))
+        return try locked { state in state.deletedAt.filter { $0.value > cutoff }.map(\.key) }
     }
 
     public func active() async throws -> [Revocation] {

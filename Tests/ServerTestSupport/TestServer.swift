@@ -100,6 +100,14 @@ public final class TestServer: Sendable {
         guard result.status == 200 else { throw ProcessFailure(description: "upload of \(key) failed: \(result.status)") }
     }
 
+    /// A signed request on the stack's bucket (`key` nil: the bucket itself), for checks the gateway does not make.
+    public func s3(_ method: String, key: String?, query: [(name: String, value: String)] = []) async throws -> HTTPResult {
+        let signer = RequestSigner(configuration: try services.configuration.s3)
+        let signed = signer.sign(
+            S3Request(method: method, key: key, query: query), payloadHash: RequestSigner.emptyPayload, now: Int64(Date().timeIntervalSince1970))
+        return try await TestHTTP.request(signed.url, method: method, headers: signed.headers.filter { $0.name != "host" })
+    }
+
     /// Changes a row behind the caches' back, then has the caches reload it.
     public func setRow(_ id: String, _ assignments: String, _ parameters: [String?] = []) async throws {
         _ = try await services.postgres.query("UPDATE generations SET \(assignments) WHERE request_id = $1", [id] + parameters)

@@ -6,11 +6,13 @@ struct GenerationRegistrationBody: Decodable {
     var owner: String?
     var visibility: String?
     var objectKey: String?
+    var expiresAt: String?
 
     enum CodingKeys: String, CodingKey {
         case requestID = "request_id"
         case owner, visibility
         case objectKey = "object_key"
+        case expiresAt = "expires_at"
     }
 }
 
@@ -27,6 +29,9 @@ struct GenerationBody: Encodable {
         case mirroredAt = "mirrored_at"
         case attempts
         case lastError = "last_error"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case deletedAt = "deleted_at"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -41,5 +46,8 @@ struct GenerationBody: Encodable {
         try container.encode(generation.mirroredAt, forKey: .mirroredAt)
         try container.encode(generation.attempts, forKey: .attempts)
         try container.encode(generation.lastError, forKey: .lastError)
+        try container.encode(generation.createdAt, forKey: .createdAt)
+        try container.encode(generation.expiresAt, forKey: .expiresAt)
+        try container.encode(generation.deletedAt, forKey: .deletedAt)
     }
 }

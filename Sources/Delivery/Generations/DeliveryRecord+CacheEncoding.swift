@@ -15,6 +15,7 @@ extension DeliveryRecord {
             case .mirroring: UInt8(ascii: "M")
             case .completed: UInt8(ascii: "C")
             case .failed: UInt8(ascii: "F")
+            case .deleted: UInt8(ascii: "D")
             }
         out.append(statusByte)
         out.append(visibility == .public ? UInt8(ascii: "u") : UInt8(ascii: "r"))
@@ -40,6 +41,7 @@ extension DeliveryRecord {
         case UInt8(ascii: "M"): status = .mirroring
         case UInt8(ascii: "C"): status = .completed
         case UInt8(ascii: "F"): status = .failed
+        case UInt8(ascii: "D"): status = .deleted
         default: return nil
         }
         var index = 3

@@ -22,6 +22,8 @@ public struct Generation: Sendable, Equatable {
         case completed = "COMPLETED"
         /// fal failed, or mirroring gave up (`lastError` says why).
         case failed = "FAILED"
+        /// Deleted on request or by retention: answered 410; the row stays 30 days (`fal_url` kept for support).
+        case deleted = "DELETED"
     }
 
     public var requestID: String
@@ -39,10 +41,15 @@ public struct Generation: Sendable, Equatable {
     public var lastError: String?
     public var createdAt: String
     public var updatedAt: String
+    /// RFC 3339 UTC: when retention deletes it (nil: kept for ever).
+    public var expiresAt: String?
+    /// RFC 3339 UTC, set with DELETED.
+    public var deletedAt: String?
 
     public init(
         requestID: String, owner: String?, visibility: Visibility, status: Status, falURL: String?, cdnURL: String?, objectKey: String?,
-        contentType: String?, sizeBytes: Int64?, mirroredAt: String?, attempts: Int, lastError: String?, createdAt: String, updatedAt: String
+        contentType: String?, sizeBytes: Int64?, mirroredAt: String?, attempts: Int, lastError: String?, createdAt: String, updatedAt: String,
+        expiresAt: String? = nil, deletedAt: String? = nil
     ) {
         self.requestID = requestID
         self.owner = owner
@@ -58,6 +65,8 @@ public struct Generation: Sendable, Equatable {
         self.lastError = lastError
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.expiresAt = expiresAt
+        self.deletedAt = deletedAt
     }
 
     /// Accepted lengths of `owner` in UTF-8 bytes, for every writer (admin API, `usher import`).

@@ -121,7 +121,7 @@ public final class GenerationLookup: Sendable {
         switch outcome {
         case .found(let record):
             value = record.cacheValue
-            ttl = record.status == .completed || record.status == .failed ? configuration.positiveTTL : configuration.transientTTL
+            ttl = [.completed, .failed, .deleted].contains(record.status) ? configuration.positiveTTL : configuration.transientTTL
         case .absent:
             value = DeliveryRecord.absentMarker
             ttl = configuration.negativeTTL

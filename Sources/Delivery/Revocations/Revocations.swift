@@ -70,19 +70,19 @@ public final class Revocations: Service, Sendable {
 
     public func add(_ kind: Revocation.Kind, value: String, until: String?) async throws -> Revocation {
         let revocation = try await store.add(kind, value: value, until: until)
-        await announce()
+        await announceChange()
         return revocation
     }
 
     public func remove(_ kind: Revocation.Kind, value: String) async throws -> Bool {
         let removed = try await store.remove(kind, value: value)
-        await announce()
+        await announceChange()
         return removed
     }
 
     /// Bumps the version other instances poll, and reloads here at once. Without Redis the others still reload
-    /// from Postgres on their own schedule.
-    private func announce() async {
+    /// from Postgres on their own schedule. Deleting a generation announces too (see `recentDeletionWindow`).
+    public func announceChange() async {
         do {
             try await cache.increment(Self.versionKey)
         } catch {
@@ -94,9 +94,14 @@ public final class Revocations: Service, Sendable {
 
     // MARK: the poller
 
+    /// Generations deleted this recently count as taken down: longer than any in-process cache keeps a record
+    /// (`USHER_LOCAL_CACHE_TTL`, 2 s) plus a few polls, so a deletion is in force on every instance within a poll.
+    static let recentDeletionWindow = 60
+
     /// Loads the list from Postgres.
     public func reload() async throws {
         let active = try await store.active()
+        let deleted = try await store.recentDeletions(withinSeconds: Self.recentDeletionWindow)
         var next = Snapshot()
         for revocation in active {
             let until = revocation.untilEpoch ?? Int64.max
@@ -106,6 +111,8 @@ public final class Revocations: Service, Sendable {
             case .requestID: next.videos[revocation.value] = until
             }
         }
+        // After the revocations: a deletion outlasts a takedown's `until`.
+        for requestID in deleted { next.videos[requestID] = Int64.max }
         let empty = next.isEmpty
         snapshot.withLock { $0 = next }
         hasAny.store(!empty, ordering: .relaxed)

@@ -110,6 +110,15 @@ public final class ShareLinks: Sendable {
         return share
     }
 
+    /// After the shares were revoked with their generation: their cached records become tombstones. Best effort:
+    /// a record missed here lives at most `redisTTL`, and the generation's takedown stops its visits meanwhile.
+    func tombstone(_ revoked: [RevokedShare]) async {
+        for share in revoked {
+            let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
+            try? await cache.set(Self.cacheKey(share.code), tombstone.cacheValue, expireSeconds: configuration.redisTTL)
+        }
+    }
+
     /// Redis, then Postgres (filling Redis); completes on `loop`.
     public func resolve(_ code: String, on loop: any EventLoop) -> EventLoopFuture<ShareOutcome> {
         cache.get(Self.cacheKey(code), on: loop).flatMap { value -> EventLoopFuture<ShareOutcome> in

@@ -8,4 +8,8 @@ public protocol RevocationStorage: Sendable {
 
     /// The revocations in force now.
     func active() async throws -> [Revocation]
+
+    /// Generations deleted in the last `withinSeconds`: every instance treats them as taken down, so a deletion
+    /// is in force everywhere within a poll, before in-process caches that still hold the old record expire.
+    func recentDeletions(withinSeconds: Int) async throws -> [String]
 }
