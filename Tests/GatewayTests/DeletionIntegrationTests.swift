@@ -12,14 +12,9 @@ struct DeletionIntegrationTests {
     static let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
     static let video = Data((0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
 
-    func completedVideo(_ server: TestServer, owner: String = "app-del", extra: String = "") async throws -> (id: String, key: String) {
-        let id = uniqueID("del")
-        let key = "videos/\(id).mp4"
-        try await server.upload(key: key, bytes: Self.video)
-        let created = try await server.register(
-            #"{"request_id":"\#(id)","owner":"\#(owner)","visibility":"private","object_key":"\#(key)"\#(extra)}"#)
-        #expect(created.status == 201, "\(String(decoding: created.body, as: UTF8.self))")
-        return (id, key)
+    func completedVideo(_ server: TestServer, expiresAt: String? = nil) async throws -> (id: String, key: String) {
+        let id = try await server.registerVideo(uniqueID("del"), owner: "app-del", expiresAt: expiresAt, upload: Self.video)
+        return (id, "videos/\(id).mp4")
     }
 
     func delete(_ server: TestServer, _ id: String) async throws -> Int {
@@ -91,8 +86,8 @@ struct DeletionIntegrationTests {
 
     @Test func retentionDeletesExpiredGenerationsInOneSweep() async throws {
         let server = try await TestServer.start(["USHER_RETENTION_SWEEP_INTERVAL": "0.2"], roles: "gateway,webhook,worker")
-        let (id, key) = try await completedVideo(server, extra: #","expires_at":"2020-01-01T00:00:00Z""#)
-        let (kept, _) = try await completedVideo(server, extra: #","expires_at":"2999-01-01T00:00:00Z""#)
+        let (id, key) = try await completedVideo(server, expiresAt: "2020-01-01T00:00:00Z")
+        let (kept, _) = try await completedVideo(server, expiresAt: "2999-01-01T00:00:00Z")
         let deadline = ContinuousClock.now + .seconds(5)
         while try await server.services.generations.store.find(id)?.status != .deleted, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))

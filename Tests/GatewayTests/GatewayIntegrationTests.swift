@@ -11,12 +11,8 @@ struct GatewayIntegrationTests {
 
     /// Registers a COMPLETED private video whose object really is in the bucket.
     func privateVideo(_ server: TestServer, owner: String = "app-1") async throws -> (id: String, key: String) {
-        let id = uniqueID()
-        let key = "videos/\(id).mp4"
-        try await server.upload(key: key, bytes: Self.video)
-        let created = try await server.register(#"{"request_id":"\#(id)","owner":"\#(owner)","visibility":"private","object_key":"\#(key)"}"#)
-        #expect(created.status == 201)
-        return (id, key)
+        let id = try await server.registerVideo(uniqueID(), owner: owner, upload: Self.video)
+        return (id, "videos/\(id).mp4")
     }
 
     @Test func privateVideoRedirectsToAWorkingPresignedURL() async throws {

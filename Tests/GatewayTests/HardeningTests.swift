@@ -19,11 +19,7 @@ struct HardeningTests {
     static let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
 
     func video(_ server: TestServer, visibility: String) async throws -> String {
-        let id = uniqueID("hard")
-        let created = try await server.register(
-            #"{"request_id":"\#(id)","owner":"o","visibility":"\#(visibility)","object_key":"videos/\#(id).mp4"}"#)
-        #expect(created.status == 201)
-        return id
+        try await server.registerVideo(uniqueID("hard"), visibility: visibility)
     }
 
     /// Until the revocation list has loaded once, an instance cannot tell a revoked token or a taken-down video

@@ -119,10 +119,7 @@ struct HostileClientTests {
     /// A HEAD of a `max_uses` share hands out a working URL, so it takes a use: a one-time link stays one-time.
     @Test func headOfALimitedShareTakesAUse() async throws {
         let server = try await TestServer.start()
-        let id = uniqueID("hostile-share")
-        let key = "videos/\(id).mp4"
-        try await server.upload(key: key, bytes: Data("not really a video".utf8))
-        #expect(try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"\#(key)"}"#).status == 201)
+        let id = try await server.registerVideo(uniqueID("hostile-share"), upload: Data("not really a video".utf8))
         let admin = [("Authorization", "Bearer \(TestServer.adminToken)")]
         func share(_ maxUses: String) async throws -> String {
             let reply = try await TestHTTP.request(

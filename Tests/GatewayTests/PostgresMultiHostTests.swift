@@ -62,9 +62,7 @@ final class PostgresMultiHostTests {
 
         // A gateway whose DATABASE_URL lists a down host and the read-only server first writes to the primary.
         let server = try await TestServer.start(["DATABASE_URL": url([dead, second, primary], "read-write")])
-        let id = uniqueID("multihost")
-        #expect(
-            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
+        let id = try await server.registerVideo(uniqueID("multihost"))
         #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(try server.token(videoIDs: [id]))").status == 302)
         try await server.stop()
 

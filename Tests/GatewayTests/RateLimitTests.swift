@@ -13,10 +13,7 @@ struct RateLimitTests {
     }
 
     func video(_ server: TestServer) async throws -> String {
-        let id = uniqueID("rl")
-        #expect(
-            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"public","object_key":"videos/\#(id).mp4"}"#).status == 201)
-        return id
+        try await server.registerVideo(uniqueID("rl"), visibility: "public")
     }
 
     @Test func aClientOverItsBurstGets429WithRetryAfterThenRecovers() async throws {

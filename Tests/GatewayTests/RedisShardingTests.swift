@@ -79,11 +79,7 @@ struct RedisShardingTests {
 
         var ids: [String] = []
         for _ in 0..<40 {
-            let id = uniqueID("shard")
-            #expect(
-                try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status
-                    == 201)
-            ids.append(id)
+            ids.append(try await server.registerVideo(uniqueID("shard")))
         }
         let token = try server.token(owner: "o")
         for id in ids { #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302) }

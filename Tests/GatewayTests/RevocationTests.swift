@@ -28,10 +28,7 @@ struct RevocationTests {
     }
 
     func video(_ server: TestServer) async throws -> String {
-        let id = uniqueID("rev")
-        #expect(
-            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
-        return id
+        try await server.registerVideo(uniqueID("rev"))
     }
 
     /// Polls both instances until `expected` holds on both, for at most a second; returns whether it did.

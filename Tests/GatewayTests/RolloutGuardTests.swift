@@ -9,10 +9,7 @@ import UsherTestSupport
 @Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
 struct RolloutGuardTests {
     func privateVideo(_ server: TestServer) async throws -> String {
-        let id = uniqueID("guard")
-        #expect(
-            try await server.register(#"{"request_id":"\#(id)","owner":"o","visibility":"private","object_key":"videos/\#(id).mp4"}"#).status == 201)
-        return id
+        try await server.registerVideo(uniqueID("guard"))
     }
 
     @Test func reportOnlyLetsAuthFailuresThroughAndCountsThem() async throws {

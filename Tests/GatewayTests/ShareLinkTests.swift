@@ -12,12 +12,7 @@ struct ShareLinkTests {
     static let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
 
     func completedVideo(_ server: TestServer, visibility: String = "private") async throws -> String {
-        let id = uniqueID("share")
-        let key = "videos/\(id).mp4"
-        try await server.upload(key: key, bytes: Self.video)
-        let created = try await server.register(#"{"request_id":"\#(id)","owner":"app-s","visibility":"\#(visibility)","object_key":"\#(key)"}"#)
-        #expect(created.status == 201)
-        return id
+        try await server.registerVideo(uniqueID("share"), owner: "app-s", visibility: visibility, upload: Self.video)
     }
 
     func createShare(_ server: TestServer, _ body: String) async throws -> HTTPResult {

@@ -90,6 +90,26 @@ public final class TestServer: Sendable {
             body: Data(json.utf8))
     }
 
+    /// The one "register a video" of the integration suites: a COMPLETED generation through `POST /v1/generations`,
+    /// its object uploaded first when `bytes` are given. Records a test issue unless the API answers 201.
+    @discardableResult
+    public func registerVideo(
+        _ id: String = uniqueID("v"), owner: String? = "o", visibility: String = "private", key: String? = nil, expiresAt: String? = nil,
+        upload bytes: Data? = nil
+    ) async throws -> String {
+        let key = key ?? "videos/\(id).mp4"
+        if let bytes { try await upload(key: key, bytes: bytes) }
+        var body: [String: String] = ["request_id": id, "visibility": visibility, "object_key": key]
+        body["owner"] = owner
+        body["expires_at"] = expiresAt
+        let reply = try await TestHTTP.request(
+            appURL + "/v1/generations", method: "POST",
+            headers: [("Authorization", "Bearer \(Self.adminToken)"), ("Content-Type", "application/json")],
+            body: try JSONSerialization.data(withJSONObject: body))
+        #expect(reply.status == 201, "registering \(id): \(String(decoding: reply.body, as: UTF8.self))")
+        return id
+    }
+
     /// Uploads bytes to the stack's bucket with a signed PUT.
     public func upload(key: String, bytes: Data) async throws {
         let signer = RequestSigner(configuration: try services.configuration.s3)
