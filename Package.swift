@@ -53,9 +53,9 @@ let package = Package(
         .target(name: "HostAddress", swiftSettings: swiftSettings),
         .target(name: "SigV4", dependencies: ["UsherCrypto", "HostAddress"], swiftSettings: swiftSettings),
         .target(name: "ViewerAuth", dependencies: ["UsherCrypto"], swiftSettings: swiftSettings),
-        // The domain core: what a generation, a share, a revocation and an allowed source are, and the services that
-        // read and write them (lookup, generations, shares, revocations) through the storage protocols that `Redis`
-        // and `Postgres` implement. Knows no sockets, no SQL and no Redis.
+        // The domain core: what a generation, a share and a revocation are, and the services that read and write them
+        // (lookup, generations, shares, revocations, deletion and retention) through the storage protocols that
+        // `Redis`, `Postgres` and the mirror's S3 client implement. Knows no sockets, no SQL and no Redis.
         .target(
             name: "Delivery",
             dependencies: [

@@ -1,14 +1,13 @@
 public import Delivery
+import HostAddress
 public import Logging
 import Metrics
 public import NIOCore
 import NIOHTTP1
-import Postgres
 public import SigV4
 import ViewerAuth
 
 #if canImport(Glibc)
-import HostAddress
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -78,12 +78,7 @@ public struct MirrorWorker: Service {
                 job, worker: workerID, objectKey: object.key, cdnURL: cdnURLs.url(key: object.key), contentType: object.contentType,
                 sizeBytes: object.size)
             if !completed {
-                // The lease was lost: another worker finishes the job, or the generation was deleted while this
-                // upload ran, and then nothing else would remove what was just stored.
-                if try await generations.store.find(job.requestID)?.status == .deleted {
-                    try await mirrorer.uploader.removeObject(key: object.key)
-                    logger.info("deleted while mirroring; upload removed", metadata: ["request_id": "\(job.requestID)"])
-                }
+                await removeIfDeleted(job, key: object.key)
                 return
             }
             outcomes.completed.increment()
@@ -107,6 +102,21 @@ public struct MirrorWorker: Service {
         } catch {
             // Database trouble while recording: the lease expires and another attempt follows.
             logger.error("mirror bookkeeping failed", metadata: ["request_id": "\(job.requestID)", "error": "\(error)"])
+        }
+    }
+
+    /// The lease was lost: another worker finishes the job, or the generation was deleted while this upload ran,
+    /// and then nothing else would remove what was just stored (the row never named it). Its own error handling:
+    /// the job is gone, so a retry or a failure would have nothing to record.
+    private func removeIfDeleted(_ job: MirrorJob, key: String) async {
+        do {
+            guard try await generations.store.find(job.requestID)?.status == .deleted else { return }
+            try await mirrorer.uploader.removeObject(key: key)
+            logger.info("deleted while mirroring; upload removed", metadata: ["request_id": "\(job.requestID)"])
+        } catch {
+            logger.error(
+                "deleted while mirroring, but the upload could not be removed",
+                metadata: ["request_id": "\(job.requestID)", "key": "\(key)", "error": "\(error)"])
         }
     }
 

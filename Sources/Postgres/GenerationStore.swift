@@ -20,7 +20,7 @@ public struct GenerationStore: GenerationStorage {
 
     static let selectByID = "SELECT \(columns) FROM generations WHERE request_id = $1"
 
-    static let selectDelivery = "SELECT status, visibility, owner, object_key, fal_url FROM generations WHERE request_id = $1"
+    static let selectDelivery = "SELECT \(DeliveryRecord.columns) FROM generations WHERE request_id = $1"
 
     /// Creates the row unless the id exists (then returns nothing): never check-then-insert.
     /// `$6`: `expires_at` as given (RFC 3339, parsed by PostgreSQL); `$7`: days of retention when none was given.
@@ -39,7 +39,7 @@ public struct GenerationStore: GenerationStorage {
     /// visibility; a row that already has an owner is never changed here.
     static let claimOwnerless = """
         UPDATE generations SET owner = $2, visibility = $3, updated_at = now()
-        WHERE request_id = $1 AND owner IS NULL
+        WHERE request_id = $1 AND owner IS NULL AND status <> 'DELETED'
         RETURNING \(columns)
         """
 
@@ -51,10 +51,7 @@ public struct GenerationStore: GenerationStorage {
     public func delivery(_ requestID: String, on eventLoop: any EventLoop) -> EventLoopFuture<DeliveryRecord?> {
         client.withConnection(on: eventLoop) { connection in
             guard let row = try connection.query(Self.selectDelivery, [requestID]).rows.first else { return nil }
-            return DeliveryRecord(
-                status: Generation.Status(rawValue: row[0] ?? "") ?? .failed,
-                visibility: Generation.Visibility(rawValue: row[1] ?? "") ?? .private,
-                owner: row[2], objectKey: row[3], falURL: row[4])
+            return DeliveryRecord(row: row[...])
         }
     }
 
@@ -140,7 +137,7 @@ public struct GenerationStore: GenerationStorage {
     static let markDeleted = """
         UPDATE generations SET status = 'DELETED', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
         WHERE request_id = $1
-        RETURNING request_id, status, visibility, owner, object_key, fal_url
+        RETURNING request_id, \(DeliveryRecord.columns)
         """
 
     /// Expired rows nobody else is marking, oldest expiry first.
@@ -153,7 +150,7 @@ public struct GenerationStore: GenerationStorage {
             FOR UPDATE SKIP LOCKED)
         UPDATE generations g SET status = 'DELETED', deleted_at = now(), updated_at = now()
         FROM due WHERE g.request_id = due.request_id
-        RETURNING g.request_id, g.status, g.visibility, g.owner, g.object_key, g.fal_url
+        RETURNING g.request_id, \(DeliveryRecord.columns)
         """
 
     /// `$1`: a text array of request ids.
@@ -169,10 +166,20 @@ public struct GenerationStore: GenerationStorage {
         """
 
     static let unfinished = """
-        SELECT request_id, status, visibility, owner, object_key, fal_url FROM generations
+        SELECT request_id, \(DeliveryRecord.columns) FROM generations
         WHERE status = 'DELETED' AND object_key IS NOT NULL AND deleted_at < now() - make_interval(secs => $1::int)
         ORDER BY deleted_at
         LIMIT $2::int
+        """
+
+    /// Another generation still served from the same object (two registrations of one `object_key`).
+    static let objectShared = """
+        SELECT 1 FROM generations WHERE object_key = $1 AND request_id <> $2 AND status <> 'DELETED' LIMIT 1
+        """
+
+    /// Served by the partial index `generations_deleted`.
+    static let recentDeletions = """
+        SELECT request_id FROM generations WHERE status = 'DELETED' AND deleted_at > now() - make_interval(secs => $1::int)
         """
 
     /// Shares and jobs go with the row (ON DELETE CASCADE).
@@ -199,26 +206,27 @@ public struct GenerationStore: GenerationStorage {
     private static func mark(_ marked: PQRows, on connection: PQConnection) throws -> [GenerationDeletion] {
         var deletions = marked.rows.map(Self.deletion)
         guard !deletions.isEmpty else { return [] }
-        // Request ids are `[A-Za-z0-9._-]` (the table's CHECK): safe inside an array literal.
-        let ids = "{" + deletions.map(\.requestID).joined(separator: ",") + "}"
+        // Request ids are `[A-Za-z0-9._-]` (the table's CHECK); quoted, so an id such as `null` stays a string.
+        let ids = "{" + deletions.map { "\"\($0.requestID)\"" }.joined(separator: ",") + "}"
         let shares = try connection.query(Self.revokeShares, [ids]).rows
         _ = try connection.query(Self.dropJobs, [ids])
         for index in deletions.indices {
             deletions[index].revokedShares = shares.filter { $0[1] == deletions[index].requestID }.map {
                 RevokedShare(code: $0[0] ?? "", requestID: $0[1] ?? "", maxUses: $0[2].flatMap { Int($0) })
             }
+            // An object another live generation still serves stays in the bucket; this row just stops naming it.
+            if let key = deletions[index].objectKey, !(try connection.query(Self.objectShared, [key, deletions[index].requestID]).rows.isEmpty) {
+                _ = try connection.query(Self.objectRemoved, [deletions[index].requestID, key])
+                deletions[index].objectKey = nil
+            }
         }
         return deletions
     }
 
-    /// A row of `request_id, status, visibility, owner, object_key, fal_url`.
+    /// A row of `request_id` and `DeliveryRecord.columns`.
     private static func deletion(_ row: [String?]) -> GenerationDeletion {
-        GenerationDeletion(
-            requestID: row[0] ?? "",
-            record: DeliveryRecord(
-                status: Generation.Status(rawValue: row[1] ?? "") ?? .deleted, visibility: Generation.Visibility(rawValue: row[2] ?? "") ?? .private,
-                owner: row[3], objectKey: row[4], falURL: row[5]),
-            objectKey: row[4], revokedShares: [])
+        let record = DeliveryRecord(row: row[1...])
+        return GenerationDeletion(requestID: row[0] ?? "", record: record, objectKey: record.objectKey, revokedShares: [])
     }
 
     public func objectRemoved(_ requestID: String, objectKey: String) async throws {
@@ -227,6 +235,10 @@ public struct GenerationStore: GenerationStorage {
 
     public func unfinishedDeletions(olderThanSeconds: Int, limit: Int) async throws -> [GenerationDeletion] {
         try await client.query(Self.unfinished, [String(olderThanSeconds), String(limit)]).rows.map(Self.deletion)
+    }
+
+    public func recentDeletions(withinSeconds: Int) async throws -> [String] {
+        try await client.query(Self.recentDeletions, [String(withinSeconds)]).rows.compactMap { $0[0] }
     }
 
     public func purgeDeleted(olderThanDays: Int, limit: Int) async throws -> Int {

@@ -67,8 +67,9 @@ public struct MirrorJobStore: MirrorTransitions {
         UPDATE generations
         SET status = 'COMPLETED', object_key = $2, cdn_url = $3, content_type = $4, size_bytes = $5::bigint,
             mirrored_at = now(), attempts = $6::int, last_error = NULL, updated_at = now()
-        WHERE request_id = $1 AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $7)
-        RETURNING status, visibility, owner, object_key, fal_url
+        WHERE request_id = $1 AND status <> 'DELETED'
+          AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $7)
+        RETURNING \(DeliveryRecord.columns)
         """
 
     static let deleteJob = "DELETE FROM mirror_jobs WHERE request_id = $1 AND locked_by = $2"
@@ -90,9 +91,9 @@ public struct MirrorJobStore: MirrorTransitions {
 
     static let failGeneration = """
         UPDATE generations SET status = 'FAILED', attempts = $2::int, last_error = $3, updated_at = now()
-        WHERE request_id = $1 AND status <> 'COMPLETED'
+        WHERE request_id = $1 AND status NOT IN ('COMPLETED', 'DELETED')
           AND EXISTS (SELECT 1 FROM mirror_jobs WHERE request_id = $1 AND locked_by = $4)
-        RETURNING status, visibility, owner, object_key, fal_url
+        RETURNING \(DeliveryRecord.columns)
         """
 
     /// Hands a job back untouched (graceful shutdown): no attempt is spent.
@@ -171,7 +172,7 @@ public struct MirrorJobStore: MirrorTransitions {
             let rows = try connection.query(
                 Self.complete, [job.requestID, objectKey, cdnURL, contentType, String(sizeBytes), String(job.attempts), worker])
             try connection.query(Self.deleteJob, [job.requestID, worker])
-            return rows.rows.first.map(Self.delivery)
+            return rows.rows.first.map { DeliveryRecord(row: $0[...]) }
         }
     }
 
@@ -189,7 +190,7 @@ public struct MirrorJobStore: MirrorTransitions {
         try await client.withTransaction { connection in
             let rows = try connection.query(Self.failGeneration, [job.requestID, String(job.attempts), error, worker])
             try connection.query(Self.deleteJob, [job.requestID, worker])
-            return rows.rows.first.map(Self.delivery)
+            return rows.rows.first.map { DeliveryRecord(row: $0[...]) }
         }
     }
 
@@ -213,9 +214,4 @@ public struct MirrorJobStore: MirrorTransitions {
         try await !client.query(Self.enqueueOne, [requestID]).isEmpty
     }
 
-    static func delivery(_ row: [String?]) -> DeliveryRecord {
-        DeliveryRecord(
-            status: Generation.Status(rawValue: row[0] ?? "") ?? .failed, visibility: Generation.Visibility(rawValue: row[1] ?? "") ?? .private,
-            owner: row[2], objectKey: row[3], falURL: row[4])
-    }
 }

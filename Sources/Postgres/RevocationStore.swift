@@ -19,11 +19,6 @@ public struct RevocationStore: RevocationStorage {
 
     static let active = "SELECT \(columns) FROM revocations WHERE until IS NULL OR until > now()"
 
-    /// Served by the partial index `generations_deleted`.
-    static let recentDeletions = """
-        SELECT request_id FROM generations WHERE status = 'DELETED' AND deleted_at > now() - make_interval(secs => $1::int)
-        """
-
     /// `until` is RFC 3339 text, parsed by PostgreSQL (a bad one throws with SQLSTATE class 22).
     public func add(_ kind: Revocation.Kind, value: String, until: String?) async throws -> Revocation {
         guard let record = try await client.query(Self.upsert, [kind.rawValue, value, until]).records.first else {
@@ -42,8 +37,9 @@ public struct RevocationStore: RevocationStorage {
         try await client.query(Self.active).records.map(Self.decode)
     }
 
+    /// The statement is about generations, so it lives with theirs.
     public func recentDeletions(withinSeconds: Int) async throws -> [String] {
-        try await client.query(Self.recentDeletions, [String(withinSeconds)]).rows.compactMap { $0[0] }
+        try await GenerationStore(client: client).recentDeletions(withinSeconds: withinSeconds)
     }
 
     static func decode(_ record: PQRecord) -> Revocation {

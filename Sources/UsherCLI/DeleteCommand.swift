@@ -20,9 +20,10 @@ struct DeleteCommand: AsyncParsableCommand {
         let clients = try await CommandSetup.clients()
         do {
             let found = try await clients.generations.delete(requestID)
+            let removesObjects = clients.generations.removesObjects
             await clients.close()
             guard found else { throw ValidationError("no generation \(requestID)") }
-            print("deleted \(requestID)")
+            print("deleted \(requestID)" + (removesObjects ? "" : " (S3_* is not set here: the worker's retention sweep removes its object)"))
         } catch let failure as Generations.DeletionFailure {
             await clients.close()
             throw ValidationError("\(requestID) is deleted for viewers, but its object is not removed yet: \(failure.message)")

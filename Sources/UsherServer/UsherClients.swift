@@ -47,7 +47,9 @@ public struct UsherClients: Sendable {
         let lookup = GenerationLookup(configuration: configuration.lookup, cache: cache, store: store, group: group)
         let jobs = MirrorJobStore(client: postgres)
         let shares = ShareLinks(cache: cache, store: ShareStore(client: postgres))
-        let revocations = Revocations(cache: cache, store: RevocationStore(client: postgres), logger: logger)
+        let revocations = Revocations(
+            cache: cache, store: RevocationStore(client: postgres),
+            recentDeletionWindow: Revocations.deletionWindow(localTTL: configuration.lookup.localTTL), logger: logger)
         let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .mirror(configuration.mirror))
         // Without the S3 settings (a command that needs no bucket) deletions leave the object to the worker's sweep.
         let objects = (try? configuration.s3).map { ObjectUploader(s3: $0, http: http) }

@@ -131,6 +131,14 @@ public final class InMemoryStore: GenerationStorage, MirrorTransitions, ShareSto
                 state.shares[code] = share
                 revoked.append(RevokedShare(code: code, requestID: requestID, maxUses: share.maxUses))
             }
+            // An object another live generation still serves stays; this row just stops naming it.
+            if let key = generation.objectKey,
+                state.generations.values.contains(where: { $0.requestID != requestID && $0.objectKey == key && $0.status != .deleted })
+            {
+                generation.objectKey = nil
+                generation.cdnURL = nil
+                state.generations[requestID] = generation
+            }
             return GenerationDeletion(requestID: requestID, record: generation.delivery, objectKey: generation.objectKey, revokedShares: revoked)
         }
     }

@@ -63,6 +63,17 @@ import UsherCrypto
         #expect(try await fixture.store.find("del-3")?.objectKey == nil)
     }
 
+    @Test func anObjectAnotherGenerationServesStaysInTheBucket() async throws {
+        let fixture = DeliveryFixture()
+        try await fixture.registerCompleted("twin-1", objectKey: "videos/shared.mp4")
+        try await fixture.registerCompleted("twin-2", objectKey: "videos/shared.mp4")
+        #expect(try await fixture.generations.delete("twin-1"))
+        #expect(fixture.bucket.contains("videos/shared.mp4"), "twin-2 still serves it")
+        #expect(try await fixture.store.find("twin-1")?.objectKey == nil)
+        #expect(try await fixture.generations.delete("twin-2"))
+        #expect(!fixture.bucket.contains("videos/shared.mp4"), "the last one takes it")
+    }
+
     @Test func aLateWebhookChangesNothing() async throws {
         let fixture = DeliveryFixture()
         _ = try await fixture.generations.register(requestID: "del-4", owner: "o", visibility: .private, objectKey: nil, cdnURL: nil)

@@ -84,6 +84,18 @@ struct DeletionIntegrationTests {
         try await server.stop()
     }
 
+    @Test func anObjectTwoGenerationsShareIsRemovedWithTheLastOne() async throws {
+        let server = try await TestServer.start()
+        let key = "videos/\(uniqueID("shared")).mp4"
+        let first = try await server.registerVideo(uniqueID("twin"), key: key, upload: Self.video)
+        let second = try await server.registerVideo(uniqueID("twin"), key: key)
+        #expect(try await delete(server, first) == 204)
+        #expect(try await server.s3("HEAD", key: key).status == 200, "the other generation still serves it")
+        #expect(try await delete(server, second) == 204)
+        #expect(try await server.s3("HEAD", key: key).status == 404)
+        try await server.stop()
+    }
+
     @Test func retentionDeletesExpiredGenerationsInOneSweep() async throws {
         let server = try await TestServer.start(["USHER_RETENTION_SWEEP_INTERVAL": "0.2"], roles: "gateway,webhook,worker")
         let (id, key) = try await completedVideo(server, expiresAt: "2020-01-01T00:00:00Z")

@@ -13,7 +13,8 @@ import UsherTestSupport
 
 @testable import Gateway
 
-/// The smaller holes of issue #13, each with the test that failed before its fix.
+/// Smaller guarantees against hostile or unlucky conditions: fail closed without the revocation list, and the rest
+/// of this suite.
 @Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
 struct HardeningTests {
     static let admin = [("Authorization", "Bearer \(TestServer.adminToken)"), ("Content-Type", "application/json")]
@@ -23,7 +24,7 @@ struct HardeningTests {
     }
 
     /// Until the revocation list has loaded once, an instance cannot tell a revoked token or a taken-down video
-    /// from a good one: `/readyz` says 503 and the edge answers 503 instead of any redirect (it used to serve them).
+    /// from a good one: `/readyz` says 503 and the edge answers 503 instead of any redirect.
     @Test func withoutTheRevocationListNothingIsHandedOut() async throws {
         let server = try await TestServer.start()
         let privateID = try await video(server, visibility: "private")

@@ -1,21 +1,5 @@
 import Delivery
 
-/// `POST /v1/generations`.
-struct GenerationRegistrationBody: Decodable {
-    var requestID: String
-    var owner: String?
-    var visibility: String?
-    var objectKey: String?
-    var expiresAt: String?
-
-    enum CodingKeys: String, CodingKey {
-        case requestID = "request_id"
-        case owner, visibility
-        case objectKey = "object_key"
-        case expiresAt = "expires_at"
-    }
-}
-
 /// A generation as `/v1/generations` shows it.
 struct GenerationBody: Encodable {
     let generation: Generation

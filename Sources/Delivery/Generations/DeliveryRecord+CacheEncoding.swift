@@ -3,7 +3,6 @@
 /// Binary-safe and cheap to parse on the hot path: a version byte, then status, visibility and three
 /// length-prefixed optional fields (owner, object key, fal URL). `0` alone marks an id known not to exist.
 extension DeliveryRecord {
-    static let absentMarker: [UInt8] = [UInt8(ascii: "0")]
 
     static func cacheKey(_ id: String) -> [UInt8] { Array("usher:gen:".utf8) + Array(id.utf8) }
 

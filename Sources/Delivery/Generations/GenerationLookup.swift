@@ -69,7 +69,7 @@ public final class GenerationLookup: Sendable {
         let key = DeliveryRecord.cacheKey(id)
         return cache.get(key, on: loop).flatMap { value in
             if let value {
-                if value == DeliveryRecord.absentMarker {
+                if value == CacheMarker.absent {
                     self.metrics.redis(hit: true)
                     return loop.makeSucceededFuture(self.remember(.absent, id, on: loop))
                 }
@@ -123,7 +123,7 @@ public final class GenerationLookup: Sendable {
             value = record.cacheValue
             ttl = [.completed, .failed, .deleted].contains(record.status) ? configuration.positiveTTL : configuration.transientTTL
         case .absent:
-            value = DeliveryRecord.absentMarker
+            value = CacheMarker.absent
             ttl = configuration.negativeTTL
         case .unavailable:
             return

@@ -1,8 +1,8 @@
 /// Every write to a generation, each followed by the cache update it needs: Redis gets the row's new record (or
 /// forgets the id) and this instance's loops drop their copies; other instances' copies last at most the
 /// in-process TTL (deletions: one revocation poll). The admin API, the fal webhook, the mirror worker, retention
-/// and `usher import`/`usher delete` write through here, so none of them has to remember to refresh a cache — a
-/// forgotten refresh was a stale video.
+/// and `usher import`/`usher delete` write through here, so no caller can skip the refresh that keeps a video
+/// from being served stale.
 public struct Generations: Sendable {
     public struct Configuration: Sendable {
         /// `USHER_RETENTION_DAYS`: the life of a generation registered without `expires_at`; 0 keeps it for ever.
@@ -42,6 +42,9 @@ public struct Generations: Sendable {
     /// nil where the bucket is not configured (a CLI run without `S3_*`): deletions then leave the object to the
     /// worker's sweep.
     let objects: (any ObjectStorage)?
+
+    /// Whether deletions here remove the object themselves (else the worker's sweep does, a minute later).
+    public var removesObjects: Bool { objects != nil }
 
     public init(
         configuration: Configuration = .init(), store: any GenerationStorage, jobs: any MirrorTransitions, lookup: GenerationLookup,
@@ -177,16 +180,14 @@ public struct Generations: Sendable {
         await revocations.announceChange()
     }
 
-    private func removeObject(_ deletion: GenerationDeletion) async throws(DeletionFailure) {
-        guard let key = deletion.objectKey else { return }
-        guard let objects else {
-            throw DeletionFailure(code: .objectNotRemoved, message: "the bucket is not configured here; the worker's sweep removes \(key)")
-        }
+    /// The row keeps naming the object until the bucket confirms, so whatever fails here is finished by the sweep.
+    private func removeObject(_ deletion: GenerationDeletion) async throws {
+        guard let key = deletion.objectKey, let objects else { return }
         do {
             try await objects.removeObject(key: key)
-            try await store.objectRemoved(deletion.requestID, objectKey: key)
         } catch {
             throw DeletionFailure(code: .objectNotRemoved, message: "\(error)")
         }
+        try await store.objectRemoved(deletion.requestID, objectKey: key)
     }
 }

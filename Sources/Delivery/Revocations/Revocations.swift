@@ -38,7 +38,11 @@ public final class Revocations: Service, Sendable {
     private let lastVersion = Mutex<[UInt8]?>(nil)
     private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
 
-    public init(cache: any KeyValueCache, store: any RevocationStorage, pollInterval: Duration = .milliseconds(250), logger: Logger) {
+    public init(
+        cache: any KeyValueCache, store: any RevocationStorage, pollInterval: Duration = .milliseconds(250), recentDeletionWindow: Int = 60,
+        logger: Logger
+    ) {
+        self.recentDeletionWindow = recentDeletionWindow
         self.cache = cache
         self.store = store
         self.pollInterval = pollInterval
@@ -94,14 +98,19 @@ public final class Revocations: Service, Sendable {
 
     // MARK: the poller
 
-    /// Generations deleted this recently count as taken down: longer than any in-process cache keeps a record
-    /// (`USHER_LOCAL_CACHE_TTL`, 2 s) plus a few polls, so a deletion is in force on every instance within a poll.
-    static let recentDeletionWindow = 60
+    /// Generations deleted this recently (seconds) count as taken down. It must outlast the in-process cache
+    /// (`Self.deletionWindow(localTTL:)`), so a deletion is in force on every instance within a poll.
+    let recentDeletionWindow: Int
+
+    /// A minute, or the in-process cache's lifetime plus ten seconds when that is longer.
+    public static func deletionWindow(localTTL: Duration) -> Int {
+        max(60, Int(localTTL.components.seconds) + 10)
+    }
 
     /// Loads the list from Postgres.
     public func reload() async throws {
         let active = try await store.active()
-        let deleted = try await store.recentDeletions(withinSeconds: Self.recentDeletionWindow)
+        let deleted = try await store.recentDeletions(withinSeconds: recentDeletionWindow)
         var next = Snapshot()
         for revocation in active {
             let until = revocation.untilEpoch ?? Int64.max

@@ -101,9 +101,8 @@ public final class ShareLinks: Sendable {
         }
         guard let share else { return nil }
         // Overwrite rather than delete: a reader that saw the row before the commit fills with NX and loses.
-        let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
         do {
-            try await cache.set(Self.cacheKey(code), tombstone.cacheValue, expireSeconds: configuration.redisTTL)
+            try await writeTombstone(RevokedShare(code: code, requestID: share.requestID, maxUses: share.maxUses))
         } catch {
             throw Failure(code: .cacheNotUpdated, message: "\(error)")
         }
@@ -113,17 +112,19 @@ public final class ShareLinks: Sendable {
     /// After the shares were revoked with their generation: their cached records become tombstones. Best effort:
     /// a record missed here lives at most `redisTTL`, and the generation's takedown stops its visits meanwhile.
     func tombstone(_ revoked: [RevokedShare]) async {
-        for share in revoked {
-            let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
-            try? await cache.set(Self.cacheKey(share.code), tombstone.cacheValue, expireSeconds: configuration.redisTTL)
-        }
+        for share in revoked { try? await writeTombstone(share) }
+    }
+
+    private func writeTombstone(_ share: RevokedShare) async throws {
+        let tombstone = ShareRecord(requestID: share.requestID, expiresAt: 0, revoked: true, maxUses: share.maxUses)
+        try await cache.set(Self.cacheKey(share.code), tombstone.cacheValue, expireSeconds: configuration.redisTTL)
     }
 
     /// Redis, then Postgres (filling Redis); completes on `loop`.
     public func resolve(_ code: String, on loop: any EventLoop) -> EventLoopFuture<ShareOutcome> {
         cache.get(Self.cacheKey(code), on: loop).flatMap { value -> EventLoopFuture<ShareOutcome> in
             if let value {
-                if value == DeliveryRecord.absentMarker { return loop.makeSucceededFuture(.absent) }
+                if value == CacheMarker.absent { return loop.makeSucceededFuture(.absent) }
                 if let record = ShareRecord(cacheValue: value) { return loop.makeSucceededFuture(.found(record)) }
             }
             return self.readThrough(code, on: loop, fillRedis: true)
@@ -137,7 +138,7 @@ public final class ShareLinks: Sendable {
             if fillRedis {
                 let (value, ttl) =
                     found.map { ($0.record.cacheValue, self.configuration.redisTTL) }
-                    ?? (DeliveryRecord.absentMarker, self.configuration.negativeTTL)
+                    ?? (CacheMarker.absent, self.configuration.negativeTTL)
                 _ = self.cache.set(Self.cacheKey(code), value, expireSeconds: ttl, onlyIfAbsent: true, on: loop)
             }
             return found.map { .found($0.record) } ?? .absent
@@ -150,29 +151,4 @@ public final class ShareLinks: Sendable {
     }
 
     static func cacheKey(_ code: String) -> [UInt8] { Array("usher:share:".utf8) + Array(code.utf8) }
-}
-
-/// How a share record is stored in the shared cache (Redis) under `usher:share:{code}`: `1|expires|max_uses or -|revoked 0/1|request_id`.
-extension ShareRecord {
-    var cacheValue: [UInt8] {
-        Array("1|\(expiresAt)|\(maxUses.map(String.init) ?? "-")|\(revoked ? 1 : 0)|\(requestID)".utf8)
-    }
-
-    /// nil for bytes this version did not write (treated as a cache miss).
-    init?(cacheValue bytes: [UInt8]) {
-        let fields = bytes.split(separator: UInt8(ascii: "|"), maxSplits: 4, omittingEmptySubsequences: false)
-        guard fields.count == 5, fields[0].elementsEqual("1".utf8), let expiresAt = Int64(String(decoding: fields[1], as: UTF8.self)),
-            fields[3].count == 1, !fields[4].isEmpty
-        else { return nil }
-        let maxUses: Int?
-        if fields[2].elementsEqual("-".utf8) {
-            maxUses = nil
-        } else {
-            guard let value = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
-            maxUses = value
-        }
-        self.init(
-            requestID: String(decoding: fields[4], as: UTF8.self), expiresAt: expiresAt, revoked: fields[3].first == UInt8(ascii: "1"),
-            maxUses: maxUses)
-    }
 }
