@@ -12,6 +12,8 @@ public struct AppDependencies: Sendable {
     public var generations: Generations
     /// The mirror's queue, counted by state for `/metrics`.
     public var jobs: MirrorJobStore
+    /// Play statistics (`/v1/generations/{id}/stats`).
+    public var plays: Plays
     public var readiness: Readiness
     public var cdnURLs: CDNURLs
     /// `USHER_ADMIN_TOKENS`; empty refuses every `/v1` request.
@@ -30,7 +32,8 @@ public struct AppDependencies: Sendable {
     public var retryAfterUnavailable: Int
 
     public init(
-        generations: Generations, jobs: MirrorJobStore, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String], servesAdmin: Bool,
+        generations: Generations, jobs: MirrorJobStore, plays: Plays, readiness: Readiness, cdnURLs: CDNURLs, adminTokens: [String],
+        servesAdmin: Bool,
         webhookVerifier: FalWebhookVerifier?, shares: ShareLinks, revocations: Revocations, publicURL: String,
         servesDemo: Bool, retryAfterUnavailable: Int = GatewayConfiguration().retryAfterUnavailable
     ) {
@@ -42,6 +45,7 @@ public struct AppDependencies: Sendable {
         self.webhookVerifier = webhookVerifier
         self.generations = generations
         self.jobs = jobs
+        self.plays = plays
         self.readiness = readiness
         self.cdnURLs = cdnURLs
         self.adminTokens = adminTokens
@@ -71,7 +75,7 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     }
     if dependencies.servesAdmin {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
-        GenerationsController(generations: dependencies.generations, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
+        GenerationsController(generations: dependencies.generations, plays: dependencies.plays, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)
         SharesController(shares: dependencies.shares, publicURL: dependencies.publicURL, maximumTTL: dependencies.shares.configuration.maximumTTL)
             .addRoutes(to: v1)
         RevocationsController(revocations: dependencies.revocations).addRoutes(to: v1)

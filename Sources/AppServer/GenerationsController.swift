@@ -10,6 +10,7 @@ public import SigV4
 struct GenerationsController<Context: RequestContext>: Sendable {
     /// Writes update the caches themselves.
     let generations: Generations
+    let plays: Plays
     let cdnURLs: CDNURLs
 
     func addRoutes(to group: RouterGroup<Context>) {
@@ -17,6 +18,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         group.get("generations", use: list)
         group.get("generations/{request_id}", use: show)
         group.delete("generations/{request_id}", use: delete)
+        group.get("generations/{request_id}/stats", use: stats)
     }
 
     @Sendable func register(request: Request, context: Context) async throws -> Response {
@@ -119,6 +121,31 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         }
         guard found else { throw ProblemError.notFound("No generation \(id).") }
         return Response(status: .noContent)
+    }
+
+    /// `GET /v1/generations/{request_id}/stats[?from=YYYY-MM-DD&to=YYYY-MM-DD]`: the last 30 days by default, at
+    /// most 400.
+    @Sendable func stats(request: Request, context: Context) async throws -> Response {
+        let id = context.parameters.get("request_id") ?? ""
+        try Self.validate(requestID: id)
+        let query = request.uri.queryParameters
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        func day(_ name: Substring, default value: PlayDay) throws -> PlayDay {
+            guard let text = query[name] else { return value }
+            guard let day = PlayDay(text) else { throw ProblemError.badRequest("\(name) must be a date, YYYY-MM-DD.") }
+            return day
+        }
+        let to = try day("to", default: today)
+        let from = try day("from", default: to.adding(-29))
+        guard from <= to, to.number - from.number < Plays.maximumRangeDays else {
+            throw ProblemError.badRequest("from must not be after to, and the range at most \(Plays.maximumRangeDays) days.")
+        }
+        do {
+            guard try await generations.store.find(id) != nil else { throw ProblemError.notFound("No generation \(id).") }
+            return try JSONBody.response(PlayStatsBody(stats: try await plays.stats(requestID: id, from: from, to: to)), status: .ok)
+        } catch let error as any StorageFailure where error.isUnavailable {
+            throw ProblemError.unavailable("Postgres or Redis is unavailable; the plays are kept and counted when it returns.")
+        }
     }
 
     static func validate(requestID: String) throws {

@@ -28,6 +28,8 @@ public final class EdgeService: EdgeResponder, Sendable {
     let shares: ShareLinks
     let revocations: Revocations
     let readiness: Readiness
+    /// nil: plays are not counted (tests of the decisions alone).
+    let plays: Plays?
     private let reportOnly: ReportOnlyLog
     private let presigns = Counter(label: "usher_presigns_total")
     private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
@@ -35,8 +37,9 @@ public final class EdgeService: EdgeResponder, Sendable {
 
     public init(
         configuration: GatewayConfiguration, presigner: Presigner, keys: ViewerKeys, lookup: GenerationLookup, shares: ShareLinks,
-        revocations: Revocations, rateLimiter: RateLimiter, readiness: Readiness, group: any EventLoopGroup, logger: Logger
+        revocations: Revocations, rateLimiter: RateLimiter, readiness: Readiness, plays: Plays? = nil, group: any EventLoopGroup, logger: Logger
     ) {
+        self.plays = plays
         self.rateLimiter = rateLimiter
         self.revocations = revocations
         self.reportOnly = ReportOnlyLog(logger: logger)
@@ -59,7 +62,8 @@ public final class EdgeService: EdgeResponder, Sendable {
 
     let rateLimiter: RateLimiter
 
-    var needsPeerAddress: Bool { rateLimiter.isEnabled }
+    /// Rate limits key on the client's address, and a tokenless play's viewer is its address and User-Agent.
+    var needsPeerAddress: Bool { rateLimiter.isEnabled || plays != nil }
 
     /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> Answer {
@@ -74,17 +78,19 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .later(
                     rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.route(route, method: method, query: query, headers: headers, on: loop).future(on: loop)
+                        return self.route(route, method: method, query: query, headers: headers, peer: peer, on: loop).future(on: loop)
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("ip:" + client, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return self.route(route, method: method, query: query, headers: headers, on: loop)
+        return self.route(route, method: method, query: query, headers: headers, peer: peer, on: loop)
     }
 
-    private func route(_ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+    private func route(
+        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: String?, on loop: any EventLoop
+    ) -> Answer {
         switch route {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
@@ -100,14 +106,46 @@ public final class EdgeService: EdgeResponder, Sendable {
         case .share(let code):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
-            return share(String(code), query: query, on: loop)
+            return share(String(code), query: query, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
         case .video(let id):
             guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
-            return video(String(id), query: query, headers: headers, on: loop)
+            return video(String(id), query: query, headers: headers, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
         }
     }
 
-    private func video(_ id: String, query: Substring, headers: HTTPHeaders, on loop: any EventLoop) -> Answer {
+    /// A GET that may become a play: what identifies its viewer when it carries no token with a `sub`, read only
+    /// then.
+    struct Play {
+        let headers: HTTPHeaders
+        let peer: String?
+    }
+
+    /// Counts the answer as a play when it is a 302 (CONTRACT § Plays: HEAD, errors and preflights are not).
+    private func counted(_ answer: Answer, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) -> Answer {
+        guard plays != nil, play != nil else { return answer }
+        switch answer {
+        case .now(let reply):
+            recordPlay(reply, id: id, shareCode: shareCode, subject: subject, play: play, on: loop)
+            return answer
+        case .later(let future):
+            return .later(
+                future.map { reply in
+                    self.recordPlay(reply, id: id, shareCode: shareCode, subject: subject, play: play, on: loop)
+                    return reply
+                })
+        }
+    }
+
+    private func recordPlay(_ reply: EdgeReply, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
+        guard let plays, let play, reply.status == .found else { return }
+        let client =
+            subject == nil ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer) : nil
+        plays.record(
+            requestID: id, shareCode: shareCode, subject: subject, client: client,
+            userAgent: subject == nil ? play.headers.first(name: "user-agent") : nil, now: Self.unixNow(), on: loop)
+    }
+
+    private func video(_ id: String, query: Substring, headers: HTTPHeaders, play: Play?, on loop: any EventLoop) -> Answer {
         let now = Self.unixNow()
         let token = EdgeRequest.token(authorization: headers.first(name: "authorization"), query: query, cookie: headers.first(name: "cookie"))
         var grant: ViewerGrant?
@@ -128,14 +166,18 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .later(
                     rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop).future(on: loop)
+                        return self.counted(
+                            self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop), id: id, shareCode: nil,
+                            subject: subject, play: play, on: loop
+                        ).future(on: loop)
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("sub:" + subject, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return deliver(id, grant: grant, download: download, now: now, on: loop)
+        return counted(
+            deliver(id, grant: grant, download: download, now: now, on: loop), id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
     }
 
     private func deliver(_ id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop) -> Answer {
@@ -212,7 +254,7 @@ public final class EdgeService: EdgeResponder, Sendable {
     /// the share. A HEAD hands out the same working URL as a GET, so it takes a use too: otherwise a one-time link
     /// would give out unlimited URLs by HEAD. The use is taken last, so a visit answered 503 (not mirrored yet,
     /// database down) costs none.
-    private func share(_ code: String, query: Substring, on loop: any EventLoop) -> Answer {
+    private func share(_ code: String, query: Substring, play: Play?, on loop: any EventLoop) -> Answer {
         let download = EdgeRequest.download(query)
         if download == .invalid { return .now(.problem(.badDownload)) }
         return .later(
@@ -238,7 +280,11 @@ public final class EdgeService: EdgeResponder, Sendable {
                     case .absent: return loop.makeSucceededFuture(.problem(.gone))
                     case .found(let found): record = found
                     }
-                    if let refusal = self.undeliverable(record) { return loop.makeSucceededFuture(refusal) }
+                    if let refusal = self.undeliverable(record) {
+                        // The origin fallback's 302 is a play too.
+                        self.recordPlay(refusal, id: share.requestID, shareCode: code, subject: nil, play: play, on: loop)
+                        return loop.makeSucceededFuture(refusal)
+                    }
                     let granted: EventLoopFuture<Bool?> =
                         share.maxUses == nil ? loop.makeSucceededFuture(true) : self.shares.consume(code, on: loop)
                     return granted.map { granted in
@@ -247,7 +293,9 @@ public final class EdgeService: EdgeResponder, Sendable {
                         let now = Self.unixNow()
                         let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
                         guard ttl > 0 else { return .problem(.shareGone) }
-                        return self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                        let reply = self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                        self.recordPlay(reply, id: share.requestID, shareCode: code, subject: nil, play: play, on: loop)
+                        return reply
                     }
                 }
             })

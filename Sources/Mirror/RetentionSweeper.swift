@@ -5,14 +5,17 @@ public import ServiceLifecycle
 /// The worker role's retention pass, every `interval`: generations past `expires_at` are deleted as
 /// `DELETE /v1/generations/{id}` deletes them, deletions a crash or the bucket interrupted are finished, and
 /// DELETED rows older than 30 days are purged. Several workers may sweep at once: rows are claimed with
-/// `SKIP LOCKED`, and every step can be run twice.
+/// `SKIP LOCKED`, and every step can be run twice. Each pass also rolls the plays' viewer sketches up into their
+/// daily rows (`Plays.rollUp`) and drops rows past 400 days.
 public struct RetentionSweeper: Service {
     let generations: Generations
+    let plays: Plays?
     let interval: Duration
     let logger: Logger
 
-    public init(generations: Generations, interval: Duration, logger: Logger) {
+    public init(generations: Generations, plays: Plays?, interval: Duration, logger: Logger) {
         self.generations = generations
+        self.plays = plays
         self.interval = interval
         self.logger = logger
     }
@@ -28,6 +31,13 @@ public struct RetentionSweeper: Service {
 
     /// One pass; a batch that was full is followed at once by the next.
     func sweepOnce() async {
+        if let plays {
+            do {
+                while try await plays.rollUp() == 500, !Task.isCancelled {}
+            } catch {
+                logger.warning("play roll-up failed; the next pass retries", metadata: ["error": "\(error)"])
+            }
+        }
         do {
             while true {
                 let report = try await generations.sweep()

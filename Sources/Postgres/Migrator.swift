@@ -21,6 +21,7 @@ public struct Migrator: Sendable {
         Migration(
             version: 5, name: "deletion_retention_listing",
             sql: String(decoding: PackageResources._005_deletion_retention_listing_sql, as: UTF8.self)),
+        Migration(version: 6, name: "plays", sql: String(decoding: PackageResources._006_plays_sql, as: UTF8.self)),
     ]
 
     /// An arbitrary constant naming Usher's migration lock.

@@ -55,7 +55,22 @@ public final class RedisClient: Sendable {
 
     private func node(for command: RedisCommand) -> RedisNode {
         guard shards.count > 1, let key = command.routingKey else { return shards[0] }
-        return shards[Self.node(forKey: key, nodeCount: shards.count)]
+        return shards[Self.node(forKey: Self.hashTag(key), nodeCount: shards.count)]
+    }
+
+    /// The part of a key that decides its node, as Redis Cluster reads it: the text between the first `{` and the
+    /// next `}` when that is not empty, else the whole key. Keys that must meet in one script (a generation's daily
+    /// sketches) share a tag.
+    public static func hashTag(_ key: [UInt8]) -> ArraySlice<UInt8> {
+        guard let open = key.firstIndex(of: UInt8(ascii: "{")),
+            let close = key[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
+        else { return key[...] }
+        return key[(open + 1)..<close]
+    }
+
+    /// The index of the node that owns `key` (its hash tag), for callers that group keys per node.
+    public func nodeIndex(forKey key: [UInt8]) -> Int {
+        shards.count > 1 ? Self.node(forKey: Self.hashTag(key), nodeCount: shards.count) : 0
     }
 
     /// true when every node answers PING.

@@ -1,3 +1,5 @@
+public import Delivery
+
 /// Why a Redis command did not produce a reply. Codes are stable metric labels.
 public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -26,4 +28,10 @@ public struct RedisError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message.isEmpty ? "RedisError.\(code)" : "RedisError.\(code): \(message)" }
+}
+
+extension RedisError: StorageFailure {
+    /// Redis down, slow or reconnecting: the caller answers 503 and may retry.
+    public var isUnavailable: Bool { code == .unavailable || code == .timeout || code == .connectionClosed }
+    public var isInvalidInput: Bool { false }
 }

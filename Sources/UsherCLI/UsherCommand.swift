@@ -7,7 +7,7 @@ public struct UsherCommand: AsyncParsableCommand {
         abstract: "Mirror fal videos into your bucket and usher viewers to them.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, ImportCommand.self, MirrorCommand.self, BackfillCommand.self, ShareCommand.self,
-            RevokeCommand.self, UnrevokeCommand.self, TokenCommand.self, DeleteCommand.self,
+            RevokeCommand.self, UnrevokeCommand.self, TokenCommand.self, DeleteCommand.self, StatsCommand.self,
             PresignCommand.self,
         ]
     )

@@ -25,6 +25,8 @@ public struct UsherClients: Sendable {
     public let shares: ShareLinks
     public let revocations: Revocations
     public let jobs: MirrorJobStore
+    /// Play counting (the edge records, this flushes) and the stats it answers.
+    public let plays: Plays
     /// The mirror's HTTP client, also the fal key fetcher's.
     public let http: HTTPClient
 
@@ -58,7 +60,11 @@ public struct UsherClients: Sendable {
             generations: Generations(
                 configuration: configuration.generations, store: store, jobs: jobs, lookup: lookup, shares: shares, revocations: revocations,
                 objects: objects),
-            shares: shares, revocations: revocations, jobs: jobs, http: http)
+            shares: shares, revocations: revocations, jobs: jobs,
+            plays: Plays(
+                configuration: configuration.plays, ledger: PlayStore(client: postgres), sketches: RedisViewerSketches(client: redis), group: group,
+                logger: logger),
+            http: http)
         do {
             try await Migrator(client: postgres, logger: logger).migrate()
         } catch {

@@ -69,6 +69,8 @@ public struct UsherConfiguration: Sendable {
     /// `FAL_WEBHOOK_USER_IDS`, comma-separated: the fal accounts whose webhooks are accepted; unset: any verified
     /// sender (warned at start).
     public var falWebhookUserIDs: Set<String>?
+    /// `USHER_PLAY_LOG` [0]: one JSON line per play on standard output.
+    public var plays: Plays.Configuration
     /// `USHER_RETENTION_DAYS` [0 = for ever]: the life of a generation registered without `expires_at`.
     public var generations: Generations.Configuration
     /// `USHER_RETENTION_SWEEP_INTERVAL` [60 s]: how often the worker role deletes expired generations, finishes
@@ -138,6 +140,9 @@ public struct UsherConfiguration: Sendable {
             guard !list.isEmpty else { throw ConfigurationError("FAL_WEBHOOK_USER_IDS is set but names no fal user id") }
             falWebhookUserIDs = Set(list)
         }
+        var plays = Plays.Configuration()
+        plays.logPlays = try environment.flag("USHER_PLAY_LOG")
+        self.plays = plays
         var generations = Generations.Configuration()
         generations.retentionDays = try environment.integer("USHER_RETENTION_DAYS", default: 0, range: 0...36_500)
         self.generations = generations

@@ -90,9 +90,15 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             let presigner = try Presigner(configuration: s3, signingWindow: configuration.presignWindow)
             let service = EdgeService(
                 configuration: configuration.gateway, presigner: presigner, keys: keys, lookup: lookup, shares: shares, revocations: revocations,
-                rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, group: group, logger: logger)
+                rateLimiter: RateLimiter(configuration: configuration.rateLimit, redis: redis), readiness: readiness, plays: clients.plays,
+                group: group, logger: logger)
             let server = EdgeServer(
                 host: configuration.edgeAddress.host, port: configuration.edgeAddress.port, service: service, group: group, logger: logger)
+            // Viewers hash with the instances' shared daily key from the first play.
+            await clients.plays.prepare()
+            // Before the edge: a service group stops in reverse order, so the plays' last flush comes after the
+            // edge's last answer.
+            services.append(.init(service: clients.plays))
             services.append(.init(service: server))
             services.append(.init(service: revocations))
             edge = server
@@ -100,7 +106,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
 
         let appPort = group.next().makePromise(of: Int.self)
         let dependencies = AppDependencies(
-            generations: clients.generations, jobs: clients.jobs, readiness: readiness,
+            generations: clients.generations, jobs: clients.jobs, plays: clients.plays, readiness: readiness,
             cdnURLs: cdnURLs, adminTokens: configuration.adminTokens, servesAdmin: configuration.roles.contains(.webhook),
             webhookVerifier: FalWebhookVerifier(
                 keys: FalKeyProvider(source: configuration.falKeys, httpClient: httpClient, logger: logger),
@@ -126,7 +132,9 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
         if configuration.roles.contains(.worker) {
             services.append(.init(service: try clients.mirrorWorker(logger: logger)))
             services.append(
-                .init(service: RetentionSweeper(generations: clients.generations, interval: configuration.retentionSweepInterval, logger: logger)))
+                .init(
+                    service: RetentionSweeper(
+                        generations: clients.generations, plays: clients.plays, interval: configuration.retentionSweepInterval, logger: logger)))
         }
         if let expiresAt = configuration.gateway.credentialsExpireAt {
             services.append(.init(service: CredentialWatch(expiresAt: expiresAt, logger: logger, now: { Int64(time(nil)) })))

@@ -31,6 +31,7 @@ import Testing
             generations: Generations(
                 store: store, jobs: store, lookup: lookup, shares: shares, revocations: revocations, objects: InMemoryBucket()),
             jobs: MirrorJobStore(client: postgres),
+            plays: Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: group, logger: logger),
             readiness: Readiness(redis: redis, postgres: postgres), cdnURLs: try cdnURLs(), adminTokens: [admin],
             servesAdmin: true, webhookVerifier: nil, shares: shares,
             revocations: revocations, publicURL: "http://edge.test",

@@ -13,6 +13,9 @@ public struct DeliveryFixture: Sendable {
     public let generations: Generations
     public let shares: ShareLinks
     public let revocations: Revocations
+    public let playLedger: InMemoryPlayLedger
+    public let sketches: InMemorySketches
+    public let plays: Plays
 
     public init(
         lookup configuration: GenerationLookup.Configuration = .init(), generations generationsConfiguration: Generations.Configuration = .init(),
@@ -31,6 +34,11 @@ public struct DeliveryFixture: Sendable {
         self.lookup = lookup
         self.shares = shares
         self.revocations = revocations
+        let playLedger = InMemoryPlayLedger()
+        let sketches = InMemorySketches()
+        self.playLedger = playLedger
+        self.sketches = sketches
+        self.plays = Plays(ledger: playLedger, sketches: sketches, group: group, logger: Logger(label: "delivery-fixture"))
         self.generations = Generations(
             configuration: generationsConfiguration, store: store, jobs: store, lookup: lookup, shares: shares, revocations: revocations,
             objects: bucket)

@@ -1,0 +1,272 @@
+import Foundation
+public import Logging
+import Metrics
+public import NIOCore
+public import ServiceLifecycle
+import Synchronization
+import UsherCrypto
+
+/// Play analytics: every 302 of `GET /v` or `GET /s` counts, per generation and UTC day, as `plays` (exact),
+/// `viewers` (distinct, HyperLogLog) and `share_plays`.
+///
+/// - The edge records on its event loop into that loop's `PlayBatch`: a dictionary update and a keyed hash, no lock
+///   and no I/O. A redirect never waits on counting.
+/// - Every `flushInterval` the batches are swapped out and merged here; counts go to the ledger (Postgres, exact)
+///   and viewer hashes to the sketches (Redis), each in one batch. What a store cannot take stays here and is
+///   written later, up to `maximumPendingKeys` generation-days; beyond that plays are dropped and counted
+///   (`usher_plays_dropped_total`). Graceful shutdown flushes what is held.
+/// - Viewers are a token's `sub`, else the client's IP and User-Agent, hashed with a secret key that changes every
+///   UTC day and is shared by the instances through the sketches' store: nothing reversible is stored, and the same
+///   viewer counts once across instances.
+public final class Plays: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// How often batches are written. Default 1 s (a play shows in the stats within 5 s).
+        public var flushInterval: Duration = .seconds(1)
+        /// Generation-days held while a store is down; more are dropped and counted. Default 200,000.
+        public var maximumPendingKeys: Int = 200_000
+        /// `USHER_PLAY_LOG`: one JSON line per play on standard output.
+        public var logPlays: Bool = false
+        /// Days Redis keeps a day's sketch (the roll-up copies it to Postgres first). Default 35.
+        public var sketchDays: Int = 35
+        /// Days the daily rows are kept. Default 400.
+        public var keepDays: Int = 400
+
+        public init() {}
+    }
+
+    /// The longest range `stats` answers, in days (the rows are kept this long).
+    public static let maximumRangeDays: Int32 = 400
+
+    public let configuration: Configuration
+    let ledger: any PlayLedger
+    let sketches: any ViewerSketches
+    let logger: Logger
+    private let batches: [ObjectIdentifier: LoopBound<PlayBatch>]
+    private let pending = Mutex(Pending())
+    /// One flush at a time (the timer and a shutdown may overlap).
+    private let flushing = Mutex(false)
+    /// The shared daily keys handed to the loops, by day.
+    private let sharedKeys = Mutex<[PlayDay: SipHashKey]>([:])
+    private let dropped = Counter(label: "usher_plays_dropped_total")
+    private let recorded = Counter(label: "usher_plays_total")
+
+    struct Pending {
+        var counts: [PlayKey: PlayCounts] = [:]
+        var viewers: [PlayKey: Set<UInt64>] = [:]
+    }
+
+    public init(
+        configuration: Configuration = .init(), ledger: any PlayLedger, sketches: any ViewerSketches, group: any EventLoopGroup, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.ledger = ledger
+        self.sketches = sketches
+        self.logger = logger
+        // Until the shared keys are fetched (`prepare`), a local one: this instance's viewers still count, only not
+        // merged with other instances' for the hashes made under it.
+        let local = SipHashKey((try? SecureRandom.bytes(16)) ?? Array(repeating: 0, count: 16))
+        var batches: [ObjectIdentifier: LoopBound<PlayBatch>] = [:]
+        for loop in group.makeIterator() {
+            batches[ObjectIdentifier(loop)] = LoopBound(PlayBatch(keys: [:], fallback: local), eventLoop: loop)
+        }
+        self.batches = batches
+    }
+
+    // MARK: hot path
+
+    /// Records one play; must be called on `loop`. `subject`: the token's `sub`; otherwise `client` and
+    /// `userAgent` identify the viewer.
+    public func record(
+        requestID: String, shareCode: String?, subject: String?, client: String?, userAgent: String?, now: Int64, on loop: any EventLoop
+    ) {
+        guard let batch = batches[ObjectIdentifier(loop)]?.value else { return }
+        let day = PlayDay(unixSeconds: now)
+        let key = batch.key(for: day)
+        let viewer: UInt64
+        if let subject {
+            viewer = key.hash(Self.identity(UInt8(ascii: "s"), subject, nil))
+        } else {
+            viewer = key.hash(Self.identity(UInt8(ascii: "a"), client ?? "", userAgent))
+        }
+        let playKey = PlayKey(requestID: requestID, day: day)
+        batch.tallies[playKey, default: PlayBatch.Tally()].counts.plays += 1
+        if shareCode != nil { batch.tallies[playKey]!.counts.sharePlays += 1 }
+        batch.tallies[playKey]!.viewers.insert(viewer)
+        if configuration.logPlays {
+            batch.logLines.append(Self.logLine(now: now, requestID: requestID, shareCode: shareCode, viewer: viewer))
+        }
+    }
+
+    /// The hashed identity's bytes: a kind tag, then the parts separated by a byte no part contains.
+    static func identity(_ kind: UInt8, _ first: String, _ second: String?) -> [UInt8] {
+        var bytes = [kind, 0]
+        bytes += first.utf8
+        if let second {
+            bytes.append(0)
+            bytes += second.utf8
+        }
+        return bytes
+    }
+
+    static func logLine(now: Int64, requestID: String, shareCode: String?, viewer: UInt64) -> String {
+        let time = Date(timeIntervalSince1970: TimeInterval(now)).formatted(.iso8601)
+        let hex = String(viewer, radix: 16)
+        let viewerHash = String(repeating: "0", count: 16 - hex.count) + hex
+        // Ids and codes are [A-Za-z0-9._-]: nothing to escape.
+        return
+            #"{"time":"\#(time)","request_id":"\#(requestID)","share":\#(shareCode.map { "\"\($0)\"" } ?? "null"),"viewer":"\#(viewerHash)","status":302}"#
+    }
+
+    // MARK: flushing
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: self.configuration.flushInterval)
+                await self.flush()
+            }
+        }
+        // Shutting down: what the loops and this instance hold is written once more.
+        await flush()
+    }
+
+    /// Takes every loop's batch and writes what is held. Safe to call at any time.
+    public func flush() async {
+        guard
+            flushing.withLock({ busy in
+                if busy { return false }
+                busy = true
+                return true
+            })
+        else { return }
+        defer { flushing.withLock { $0 = false } }
+        await prepare()
+        var lines: [String] = []
+        for bound in batches.values {
+            guard let (tallies, logLines) = try? await bound.eventLoop.submit({ bound.value.take() }).get() else { continue }
+            lines += logLines
+            merge(tallies)
+        }
+        if !lines.isEmpty {
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        await write()
+    }
+
+    private func merge(_ tallies: [PlayKey: PlayBatch.Tally]) {
+        guard !tallies.isEmpty else { return }
+        var lost = 0
+        pending.withLock { pending in
+            for (key, tally) in tallies {
+                recorded.increment(by: tally.counts.plays)
+                if pending.counts[key] == nil, pending.counts.count >= configuration.maximumPendingKeys {
+                    lost += tally.counts.plays
+                    continue
+                }
+                pending.counts[key, default: PlayCounts()].plays += tally.counts.plays
+                pending.counts[key]!.sharePlays += tally.counts.sharePlays
+                if pending.viewers[key] == nil, pending.viewers.count >= configuration.maximumPendingKeys { continue }
+                pending.viewers[key, default: []].formUnion(tally.viewers)
+            }
+        }
+        if lost > 0 {
+            dropped.increment(by: lost)
+            logger.warning("plays dropped: the stores are down and the pending bound is reached", metadata: ["plays": "\(lost)"])
+        }
+    }
+
+    /// Counts and viewers are written independently: one store down keeps only its own share pending.
+    private func write() async {
+        let (counts, viewers) = pending.withLock { pending in
+            defer { pending = Pending() }
+            return (pending.counts, pending.viewers)
+        }
+        if !counts.isEmpty {
+            do {
+                try await ledger.add(counts)
+            } catch {
+                keep(counts: counts)
+                logger.warning("cannot write play counts yet; kept for the next flush", metadata: ["error": "\(error)"])
+            }
+        }
+        if !viewers.isEmpty {
+            do {
+                try await sketches.add(viewers, keepDays: configuration.sketchDays)
+            } catch {
+                keep(viewers: viewers)
+                logger.warning("cannot write viewer sketches yet; kept for the next flush", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func keep(counts: [PlayKey: PlayCounts] = [:], viewers: [PlayKey: Set<UInt64>] = [:]) {
+        pending.withLock { pending in
+            for (key, value) in counts {
+                pending.counts[key, default: PlayCounts()].plays += value.plays
+                pending.counts[key]!.sharePlays += value.sharePlays
+            }
+            for (key, value) in viewers { pending.viewers[key, default: []].formUnion(value) }
+        }
+    }
+
+    /// Fetches today's and tomorrow's shared keys (each created by the first instance that asks) and hands them to
+    /// every loop; called before the edge serves, then on every flush until both are here.
+    public func prepare() async {
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let wanted = [today, today.adding(1)]
+        let known = sharedKeys.withLock { $0 }
+        guard wanted.contains(where: { known[$0] == nil }) else { return }
+        var keys: [PlayDay: SipHashKey] = [:]
+        for day in wanted {
+            if let key = known[day] {
+                keys[day] = key
+            } else if let bytes = try? await sketches.dailyKey(day) {
+                keys[day] = SipHashKey(bytes)
+            }
+        }
+        sharedKeys.withLock { $0 = keys }
+        for bound in batches.values {
+            bound.eventLoop.execute { bound.value.keys = keys }
+        }
+    }
+
+    // MARK: reading
+
+    /// Every day of `from...to` with its counts, and totals whose viewers are distinct over the range.
+    public func stats(requestID: String, from: PlayDay, to: PlayDay) async throws -> PlayStats {
+        let rows = try await ledger.rows(requestID: requestID, from: from, to: to)
+        let byDay = Dictionary(rows.map { ($0.day, $0) }, uniquingKeysWith: { first, _ in first })
+        let days = (from.number...to.number).map(PlayDay.init(number:))
+        let live = try await sketches.counts(requestID: requestID, days: rows.map(\.day))
+        var archived: [PlayDay: [UInt8]] = [:]
+        for row in rows where live[row.day] == nil { archived[row.day] = row.sketch }
+        let distinct = rows.isEmpty ? 0 : try await sketches.union(requestID: requestID, days: rows.map(\.day), archived: archived)
+        var stats = PlayStats(requestID: requestID, days: [], totalPlays: 0, totalViewers: distinct, totalSharePlays: 0)
+        for day in days {
+            let row = byDay[day]
+            let entry = PlayStats.Day(
+                day: day, plays: row?.counts.plays ?? 0, viewers: live[day] ?? row?.viewers ?? 0, sharePlays: row?.counts.sharePlays ?? 0)
+            stats.totalPlays += entry.plays
+            stats.totalSharePlays += entry.sharePlays
+            stats.days.append(entry)
+        }
+        return stats
+    }
+
+    /// The worker's roll-up: copies each counted day's sketch and distinct count to its row, and drops rows older
+    /// than `keepDays`. Returns the days rolled up.
+    public func rollUp(limit: Int = 500) async throws -> Int {
+        let keys = try await ledger.pendingRollUp(limit: limit)
+        for key in keys {
+            let sketch = try await sketches.export(key)
+            let viewers = try await sketches.counts(requestID: key.requestID, days: [key.day])[key.day]
+            guard let viewers else {
+                try await ledger.rolledUp(key, viewers: 0, sketch: nil)
+                continue
+            }
+            try await ledger.rolledUp(key, viewers: viewers, sketch: sketch)
+        }
+        _ = try await ledger.purge(olderThanDays: configuration.keepDays)
+        return keys.count
+    }
+}

@@ -1,0 +1,81 @@
+public import Delivery
+import UsherCrypto
+
+/// Every SQL statement about plays, in one place.
+public struct PlayStore: PlayLedger {
+    public let client: PQClient
+
+    public init(client: PQClient) { self.client = client }
+
+    /// `$1`..`$4`: parallel arrays (request ids, days as `YYYY-MM-DD`, plays, share plays), one row each. A day of a
+    /// generation that no longer exists (deleted and purged meanwhile) is skipped, not an error.
+    static let add = """
+        INSERT INTO plays_daily (request_id, day, plays, share_plays)
+        SELECT batch.request_id, batch.day, batch.plays, batch.share_plays
+        FROM unnest($1::text[], $2::date[], $3::bigint[], $4::bigint[]) AS batch (request_id, day, plays, share_plays)
+        WHERE EXISTS (SELECT 1 FROM generations g WHERE g.request_id = batch.request_id)
+        ON CONFLICT (request_id, day) DO UPDATE
+            SET plays = plays_daily.plays + EXCLUDED.plays, share_plays = plays_daily.share_plays + EXCLUDED.share_plays,
+                updated_at = now()
+        """
+
+    static let rows = """
+        SELECT to_char(day, 'YYYY-MM-DD'), plays, share_plays, viewers, encode(sketch, 'hex')
+        FROM plays_daily WHERE request_id = $1 AND day BETWEEN $2::date AND $3::date
+        ORDER BY day
+        """
+
+    static let pending = """
+        SELECT request_id, to_char(day, 'YYYY-MM-DD') FROM plays_daily
+        WHERE rolled_up_at IS NULL OR rolled_up_at < updated_at
+        ORDER BY updated_at
+        LIMIT $1::int
+        """
+
+    /// Without a sketch (Redis let the day go) the last copied count stays.
+    static let rolledUp = """
+        UPDATE plays_daily
+        SET viewers = CASE WHEN $4::text IS NULL THEN viewers ELSE $3::bigint END,
+            sketch = COALESCE(decode($4::text, 'hex'), sketch), rolled_up_at = now()
+        WHERE request_id = $1 AND day = $2::date
+        """
+
+    static let purge = "DELETE FROM plays_daily WHERE day < current_date - $1::int"
+
+    public func add(_ counts: [PlayKey: PlayCounts]) async throws {
+        guard !counts.isEmpty else { return }
+        let entries = Array(counts)
+        // Request ids are [A-Za-z0-9._-] (quoted all the same); days and numbers need no quoting.
+        func array(_ values: [String]) -> String { "{" + values.joined(separator: ",") + "}" }
+        _ = try await client.query(
+            Self.add,
+            [
+                array(entries.map { "\"\($0.key.requestID)\"" }), array(entries.map { $0.key.day.description }),
+                array(entries.map { String($0.value.plays) }), array(entries.map { String($0.value.sharePlays) }),
+            ])
+    }
+
+    public func rows(requestID: String, from: PlayDay, to: PlayDay) async throws -> [PlayRow] {
+        try await client.query(Self.rows, [requestID, from.description, to.description]).rows.compactMap { row in
+            guard let day = row[0].flatMap({ PlayDay($0) }) else { return nil }
+            return PlayRow(
+                day: day, counts: PlayCounts(plays: row[1].flatMap { Int($0) } ?? 0, sharePlays: row[2].flatMap { Int($0) } ?? 0),
+                viewers: row[3].flatMap { Int($0) } ?? 0, sketch: row[4].flatMap { Hex.decode($0) })
+        }
+    }
+
+    public func pendingRollUp(limit: Int) async throws -> [PlayKey] {
+        try await client.query(Self.pending, [String(limit)]).rows.compactMap { row in
+            guard let id = row[0], let day = row[1].flatMap({ PlayDay($0) }) else { return nil }
+            return PlayKey(requestID: id, day: day)
+        }
+    }
+
+    public func rolledUp(_ key: PlayKey, viewers: Int, sketch: [UInt8]?) async throws {
+        _ = try await client.query(Self.rolledUp, [key.requestID, key.day.description, String(viewers), sketch.map { Hex.encode($0) }])
+    }
+
+    public func purge(olderThanDays days: Int) async throws -> Int {
+        try await client.query(Self.purge, [String(days)]).affected
+    }
+}

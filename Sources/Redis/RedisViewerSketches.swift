@@ -1,0 +1,131 @@
+public import Delivery
+import Foundation
+public import NIOCore
+import UsherCrypto
+
+/// Viewer sketches in Redis: one HyperLogLog per generation and day under `usher:pv:{<id>}:<day>`. The hash tag
+/// `{<id>}` keeps a generation's days on one node, so one script can merge them (PFCOUNT of several keys is the
+/// distinct count of their union). Each write is one EVAL per node and flush, however many plays it carries.
+public struct RedisViewerSketches: ViewerSketches {
+    public let client: RedisClient
+
+    public init(client: RedisClient) { self.client = client }
+
+    static func key(_ requestID: String, _ day: PlayDay) -> [UInt8] { Array("usher:pv:{\(requestID)}:\(day.number)".utf8) }
+
+    static func temporaryKey(_ requestID: String, _ index: Int) -> [UInt8] { Array("usher:pv:{\(requestID)}:restore:\(index)".utf8) }
+
+    static func dailyKeyName(_ day: PlayDay) -> [UInt8] { Array("usher:plays:key:\(day.number)".utf8) }
+
+    /// KEYS: one sketch per entry; ARGV: seconds to keep, then per key its count of hashes and the hashes.
+    static let addScript = """
+        local ttl = ARGV[1]
+        local a = 2
+        for i = 1, #KEYS do
+          local n = tonumber(ARGV[a])
+          a = a + 1
+          local j = 0
+          while j < n do
+            local k = math.min(n - j, 1000)
+            redis.call('PFADD', KEYS[i], unpack(ARGV, a + j, a + j + k - 1))
+            j = j + k
+          end
+          a = a + n
+          redis.call('EXPIRE', KEYS[i], ttl)
+        end
+        return #KEYS
+        """
+
+    /// KEYS: day sketches. Returns, per key, its distinct count, or -1 when the key is gone.
+    static let countScript = """
+        local out = {}
+        for i = 1, #KEYS do
+          if redis.call('EXISTS', KEYS[i]) == 1 then out[i] = redis.call('PFCOUNT', KEYS[i]) else out[i] = -1 end
+        end
+        return out
+        """
+
+    /// KEYS: n day sketches, then n temporary keys; ARGV: per day an archived sketch or ''. A live day counts as
+    /// itself, a gone one through its archived sketch restored for the call.
+    static let unionScript = """
+        local n = #KEYS / 2
+        local keys = {}
+        for i = 1, n do
+          if redis.call('EXISTS', KEYS[i]) == 1 then
+            table.insert(keys, KEYS[i])
+          elseif ARGV[i] ~= '' then
+            redis.call('SET', KEYS[n + i], ARGV[i], 'PX', 10000)
+            table.insert(keys, KEYS[n + i])
+          end
+        end
+        local count = 0
+        if #keys > 0 then count = redis.call('PFCOUNT', unpack(keys)) end
+        for i = 1, n do redis.call('DEL', KEYS[n + i]) end
+        return count
+        """
+
+    public func dailyKey(_ day: PlayDay) async throws -> [UInt8] {
+        let name = Self.dailyKeyName(day)
+        let candidate = Hex.encode(try SecureRandom.bytes(16))
+        // Gone an hour after its day ends (late flushes still hash with it), never kept longer.
+        let endOfDay = (Int64(day.number) + 1) * 86_400 + 3600
+        let seconds = max(60, endOfDay - Int64(Date().timeIntervalSince1970))
+        _ = try await client.send(.set(name, Array(candidate.utf8), expireSeconds: Int(seconds), onlyIfAbsent: true)).orThrow()
+        guard case .bulk(let stored) = try await client.send(.get(name)).orThrow(), let key = Hex.decode(String(decoding: stored, as: UTF8.self))
+        else { throw RedisError(.server, "the daily play key could not be read back") }
+        return key
+    }
+
+    public func add(_ viewers: [PlayKey: Set<UInt64>], keepDays: Int) async throws {
+        var groups: [Int: [(key: [UInt8], hashes: Set<UInt64>)]] = [:]
+        for (playKey, hashes) in viewers where !hashes.isEmpty {
+            let key = Self.key(playKey.requestID, playKey.day)
+            groups[client.nodeIndex(forKey: key), default: []].append((key, hashes))
+        }
+        for group in groups.values {
+            // Bounded scripts: a few hundred keys or 50,000 hashes each.
+            var start = 0
+            while start < group.count {
+                var end = start
+                var hashes = 0
+                while end < group.count, end - start < 500, hashes < 50_000 {
+                    hashes += group[end].hashes.count
+                    end += 1
+                }
+                let slice = group[start..<end]
+                var arguments: [[UInt8]] = [Array(String(keepDays * 86_400).utf8)]
+                for entry in slice {
+                    arguments.append(Array(String(entry.hashes.count).utf8))
+                    for hash in entry.hashes { arguments.append(Array(String(hash, radix: 16).utf8)) }
+                }
+                _ = try await client.send(.eval(Self.addScript, keys: slice.map(\.key), arguments: arguments)).orThrow()
+                start = end
+            }
+        }
+    }
+
+    public func counts(requestID: String, days: [PlayDay]) async throws -> [PlayDay: Int] {
+        guard !days.isEmpty else { return [:] }
+        let reply = try await client.send(.eval(Self.countScript, keys: days.map { Self.key(requestID, $0) })).orThrow()
+        guard case .array(let values) = reply, values.count == days.count else { throw RedisError(.protocolError, "unexpected PFCOUNT reply") }
+        var counts: [PlayDay: Int] = [:]
+        for (day, value) in zip(days, values) {
+            if case .integer(let count) = value, count >= 0 { counts[day] = Int(count) }
+        }
+        return counts
+    }
+
+    public func union(requestID: String, days: [PlayDay], archived: [PlayDay: [UInt8]]) async throws -> Int {
+        guard !days.isEmpty else { return 0 }
+        let keys = days.map { Self.key(requestID, $0) } + days.indices.map { Self.temporaryKey(requestID, $0) }
+        let arguments = days.map { archived[$0] ?? [] }
+        let reply = try await client.send(.eval(Self.unionScript, keys: keys, arguments: arguments)).orThrow()
+        guard case .integer(let count) = reply else { throw RedisError(.protocolError, "unexpected PFCOUNT reply") }
+        return Int(count)
+    }
+
+    public func export(_ key: PlayKey) async throws -> [UInt8]? {
+        guard case .bulk(let bytes) = try await client.send(.get(Self.key(key.requestID, key.day))).orThrow() else { return nil }
+        return bytes
+    }
+}

@@ -1,0 +1,120 @@
+import DeliveryTesting
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import UsherCrypto
+
+@testable import Delivery
+
+/// Play counting over the in-memory stores: what the edge records, what a flush writes, what the stats answer.
+@Suite struct PlaysTests {
+    static let now = Int64(Date().timeIntervalSince1970)
+
+    static func record(
+        _ fixture: DeliveryFixture, _ id: String, share: String? = nil, subject: String? = nil, client: String? = "192.0.2.1",
+        userAgent: String? = "player/1", now: Int64 = now, times: Int = 1
+    ) async throws {
+        let loop = fixture.group.next()
+        try await loop.submit {
+            for _ in 0..<times {
+                fixture.plays.record(requestID: id, shareCode: share, subject: subject, client: client, userAgent: userAgent, now: now, on: loop)
+            }
+        }.get()
+    }
+
+    @Test func playsAreExactViewersDistinctAndSharePlaysCountedTwice() async throws {
+        let fixture = DeliveryFixture()
+        try await Self.record(fixture, "p-1", subject: "alice", times: 3)
+        try await Self.record(fixture, "p-1", subject: "bob")
+        try await Self.record(fixture, "p-1", share: "CODE", client: "198.51.100.7", times: 2)
+        try await Self.record(fixture, "p-2", subject: "alice")
+        await fixture.plays.flush()
+
+        let today = PlayDay(unixSeconds: Self.now)
+        let stats = try await fixture.plays.stats(requestID: "p-1", from: today.adding(-29), to: today)
+        #expect(stats.days.count == 30 && stats.days.last?.day == today)
+        #expect(stats.totalPlays == 6 && stats.totalSharePlays == 2 && stats.totalViewers == 3, "\(stats)")
+        #expect(stats.days.last?.plays == 6 && stats.days.last?.viewers == 3 && stats.days.last?.sharePlays == 2)
+        #expect(try await fixture.plays.stats(requestID: "p-2", from: today, to: today).totalPlays == 1)
+    }
+
+    @Test func viewersOverARangeAreDistinctNotSummed() async throws {
+        let fixture = DeliveryFixture()
+        let today = PlayDay(unixSeconds: Self.now)
+        try await Self.record(fixture, "p-3", subject: "alice", now: Self.now - 86_400)
+        try await Self.record(fixture, "p-3", subject: "alice")
+        try await Self.record(fixture, "p-3", subject: "carol")
+        await fixture.plays.flush()
+        // Yesterday's sketch is rolled up, then gone from the live store: the union still counts alice once.
+        #expect(try await fixture.plays.rollUp() == 2)
+        fixture.sketches.expire(PlayKey(requestID: "p-3", day: today.adding(-1)))
+        let stats = try await fixture.plays.stats(requestID: "p-3", from: today.adding(-1), to: today)
+        #expect(stats.days.map(\.viewers) == [1, 2])
+        #expect(stats.totalViewers == 2 && stats.totalPlays == 3)
+    }
+
+    @Test func storesThatAreDownKeepThePlaysUntilTheyReturn() async throws {
+        let fixture = DeliveryFixture()
+        let today = PlayDay(unixSeconds: Self.now)
+        fixture.playLedger.isAvailable = false
+        fixture.sketches.isAvailable = false
+        try await Self.record(fixture, "p-4", subject: "dave", times: 5)
+        await fixture.plays.flush()
+        #expect(try await fixture.plays.stats(requestID: "p-4", from: today, to: today).totalPlays == 0)
+        fixture.playLedger.isAvailable = true
+        fixture.sketches.isAvailable = true
+        await fixture.plays.flush()
+        let stats = try await fixture.plays.stats(requestID: "p-4", from: today, to: today)
+        #expect(stats.totalPlays == 5 && stats.totalViewers == 1)
+    }
+
+    @Test func beyondTheBoundPlaysAreDroppedNotHeldForever() async throws {
+        var configuration = Plays.Configuration()
+        configuration.maximumPendingKeys = 2
+        let ledger = InMemoryPlayLedger()
+        ledger.isAvailable = false
+        let fixture = DeliveryFixture()
+        let plays = Plays(
+            configuration: configuration, ledger: ledger, sketches: fixture.sketches, group: fixture.group, logger: .init(label: "bound"))
+        let loop = fixture.group.next()
+        try await loop.submit {
+            for id in ["a", "b", "c", "d"] {
+                plays.record(requestID: id, shareCode: nil, subject: "s", client: nil, userAgent: nil, now: Self.now, on: loop)
+            }
+        }.get()
+        await plays.flush()
+        ledger.isAvailable = true
+        await plays.flush()
+        let today = PlayDay(unixSeconds: Self.now)
+        var total = 0
+        for id in ["a", "b", "c", "d"] { total += try await plays.stats(requestID: id, from: today, to: today).totalPlays }
+        #expect(total == 2, "two generation-days were held, two dropped")
+    }
+
+    @Test func daysAreReadAndWrittenAsTheCalendarSays() {
+        #expect(PlayDay("2026-12-03")?.description == "2026-12-03")
+        #expect(PlayDay(unixSeconds: 0).description == "1970-01-01")
+        #expect(PlayDay(unixSeconds: 1_709_164_800).description == "2024-02-29")
+        for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "20261203", "2026-12-03T00"] { #expect(PlayDay(bad) == nil, "\(bad)") }
+    }
+
+    @Test func sipHashMatchesTheReferenceVector() {
+        // SipHash-2-4 paper, appendix A: key 00…0f, message 00…0e.
+        let key = SipHashKey(Array(0..<16))
+        #expect(key.hash(Array(0..<15)) == 0xa129_ca61_49be_45e5)
+        #expect(key.hash([UInt8]()) == 0x726f_db47_dd0e_0e31)
+    }
+}
+
+@Suite struct PlayLogTests {
+    @Test func aLogLineNamesThePlayAndNoSecret() throws {
+        let line = Plays.logLine(now: 1_764_800_000, requestID: "gen-1", shareCode: nil, viewer: 0xabc)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(json["request_id"] as? String == "gen-1" && json["share"] is NSNull && json["status"] as? Int == 302)
+        #expect(json["viewer"] as? String == "0000000000000abc" && (json["time"] as? String)?.hasSuffix("Z") == true)
+        #expect(Set(json.keys) == ["time", "request_id", "share", "viewer", "status"], "never a token or a URL")
+        let shared = Plays.logLine(now: 1_764_800_000, requestID: "gen-1", shareCode: "CODE", viewer: 1)
+        #expect(shared.contains(#""share":"CODE""#))
+    }
+}
