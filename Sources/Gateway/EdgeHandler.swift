@@ -103,7 +103,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
-        let peer = service.needsPeerAddress ? context.channel.remoteAddress?.ipAddress : nil
+        // The address itself (cached by the channel); it is written as text only where it is used.
+        let peer = service.needsPeerAddress ? context.channel.remoteAddress : nil
         switch service.answer(method: head.method, uri: head.uri, headers: head.headers, peer: peer, on: context.eventLoop) {
         case .now(let reply):
             write(reply, for: head, started: started, context: context)

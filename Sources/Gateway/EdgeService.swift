@@ -66,13 +66,13 @@ public final class EdgeService: EdgeResponder, Sendable {
     var needsPeerAddress: Bool { rateLimiter.isEnabled || plays != nil }
 
     /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: String?, on loop: any EventLoop) -> Answer {
+    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
         // The client's IP bucket comes before any token work, in every mode, so a flood of forged tokens costs
         // one bucket check each, not a signature check.
         if rateLimiter.isEnabled, route.isLimited,
-            let client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer)
+            let client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer?.ipAddress)
         {
             if rateLimiter.configuration.shared {
                 return .later(
@@ -89,7 +89,7 @@ public final class EdgeService: EdgeResponder, Sendable {
     }
 
     private func route(
-        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: String?, on loop: any EventLoop
+        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop
     ) -> Answer {
         switch route {
         case .healthz:
@@ -117,7 +117,7 @@ public final class EdgeService: EdgeResponder, Sendable {
     /// then.
     struct Play {
         let headers: HTTPHeaders
-        let peer: String?
+        let peer: SocketAddress?
     }
 
     /// Counts the answer as a play when it is a 302 (CONTRACT § Plays: HEAD, errors and preflights are not).
@@ -139,7 +139,7 @@ public final class EdgeService: EdgeResponder, Sendable {
     private func recordPlay(_ reply: EdgeReply, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
         guard let plays, let play, reply.status == .found else { return }
         let client =
-            subject == nil ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer) : nil
+            subject == nil ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer?.ipAddress) : nil
         plays.record(
             requestID: id, shareCode: shareCode, subject: subject, client: client,
             userAgent: subject == nil ? play.headers.first(name: "user-agent") : nil, now: Self.unixNow(), on: loop)

@@ -19,12 +19,41 @@ public struct SipHashKey: Sendable, Equatable {
         return value
     }
 
-    public func hash(_ message: some Collection<UInt8>) -> UInt64 {
-        var v0: UInt64 = 0x736f_6d65_7073_6575 ^ k0
-        var v1: UInt64 = 0x646f_7261_6e64_6f6d ^ k1
-        var v2: UInt64 = 0x6c79_6765_6e65_7261 ^ k0
-        var v3: UInt64 = 0x7465_6462_7974_6573 ^ k1
-        func round() {
+    /// The hash of `kind, 0, first, 0, second` without building that message.
+    public func hash(kind: UInt8, _ first: some Sequence<UInt8>, _ second: some Sequence<UInt8>) -> UInt64 {
+        var state = State(self)
+        state.append(kind)
+        state.append(0)
+        for byte in first { state.append(byte) }
+        state.append(0)
+        for byte in second { state.append(byte) }
+        return state.finish()
+    }
+
+    public func hash(_ message: some Sequence<UInt8>) -> UInt64 {
+        var state = State(self)
+        for byte in message { state.append(byte) }
+        return state.finish()
+    }
+
+    /// The running state: four words, a partial word, the length.
+    struct State {
+        var v0: UInt64
+        var v1: UInt64
+        var v2: UInt64
+        var v3: UInt64
+        var word: UInt64 = 0
+        var filled: UInt64 = 0
+        var length: UInt64 = 0
+
+        init(_ key: SipHashKey) {
+            v0 = 0x736f_6d65_7073_6575 ^ key.k0
+            v1 = 0x646f_7261_6e64_6f6d ^ key.k1
+            v2 = 0x6c79_6765_6e65_7261 ^ key.k0
+            v3 = 0x7465_6462_7974_6573 ^ key.k1
+        }
+
+        @inline(__always) mutating func round() {
             v0 &+= v1
             v1 = (v1 << 13) | (v1 >> 51)
             v1 ^= v0
@@ -40,10 +69,8 @@ public struct SipHashKey: Sendable, Equatable {
             v1 ^= v2
             v2 = (v2 << 32) | (v2 >> 32)
         }
-        var word: UInt64 = 0
-        var filled: UInt64 = 0
-        var length: UInt64 = 0
-        for byte in message {
+
+        @inline(__always) mutating func append(_ byte: UInt8) {
             word |= UInt64(byte) << (8 * filled)
             filled += 1
             length += 1
@@ -56,16 +83,19 @@ public struct SipHashKey: Sendable, Equatable {
                 filled = 0
             }
         }
-        let last = word | ((length & 0xFF) << 56)
-        v3 ^= last
-        round()
-        round()
-        v0 ^= last
-        v2 ^= 0xFF
-        round()
-        round()
-        round()
-        round()
-        return v0 ^ v1 ^ v2 ^ v3
+
+        mutating func finish() -> UInt64 {
+            let last = word | ((length & 0xFF) << 56)
+            v3 ^= last
+            round()
+            round()
+            v0 ^= last
+            v2 ^= 0xFF
+            round()
+            round()
+            round()
+            round()
+            return v0 ^ v1 ^ v2 ^ v3
+        }
     }
 }
