@@ -139,7 +139,8 @@ public final class EdgeService: EdgeResponder, Sendable {
     private func recordPlay(_ reply: EdgeReply, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
         guard let plays, let play, reply.status == .found else { return }
         let client =
-            subject == nil ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer?.ipAddress) : nil
+            subject == nil
+            ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer?.ipAddress) : nil
         plays.record(
             requestID: id, shareCode: shareCode, subject: subject, client: client,
             userAgent: subject == nil ? play.headers.first(name: "user-agent") : nil, now: Self.unixNow(), on: loop)

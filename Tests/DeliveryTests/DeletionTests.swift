@@ -8,10 +8,6 @@ import UsherCrypto
 
 /// Deletion, retention and listing over the in-memory stores (their SQL against PostgreSQL: `DeletionIntegrationTests`).
 @Suite struct DeletionTests {
-    static func cached(_ fixture: DeliveryFixture, _ id: String) -> DeliveryRecord? {
-        fixture.cache.peek("usher:gen:\(id)").flatMap { DeliveryRecord(cacheValue: $0) }
-    }
-
     @Test func aDeletionReachesTheRowTheCachesTheSharesAndTheBucket() async throws {
         let fixture = DeliveryFixture()
         try await fixture.registerCompleted("del-1")
@@ -23,7 +19,7 @@ import UsherCrypto
         let row = try #require(try await fixture.store.find("del-1"))
         #expect(row.status == .deleted && row.deletedAt != nil && row.objectKey == nil)
         #expect(!fixture.bucket.contains("videos/del-1.mp4"))
-        #expect(Self.cached(fixture, "del-1")?.status == .deleted)
+        #expect(fixture.cachedRecord("del-1")?.status == .deleted)
         guard case .found(let record) = try await loop.flatSubmit({ fixture.shares.resolve(share.code, on: loop) }).get() else {
             Issue.record("share not found")
             return

@@ -5,10 +5,6 @@ import Testing
 
 /// Every write to a generation leaves the shared cache saying what the store says, without the caller's help.
 @Suite struct GenerationsTests {
-    static func cached(_ fixture: DeliveryFixture, _ id: String) -> DeliveryRecord? {
-        fixture.cache.peek("usher:gen:\(id)").flatMap { DeliveryRecord(cacheValue: $0) }
-    }
-
     @Test func registrationIsIdempotentAndConflictsAreReported() async throws {
         let fixture = DeliveryFixture()
         guard case .created = try await fixture.registerCompleted("r-1") else {
@@ -23,23 +19,23 @@ import Testing
             Issue.record("no conflict")
             return
         }
-        #expect(Self.cached(fixture, "r-1")?.owner == "owner-1")
+        #expect(fixture.cachedRecord("r-1")?.owner == "owner-1")
     }
 
     @Test func webhookIntakeIsCachedAndDuplicatesChangeNothing() async throws {
         let fixture = DeliveryFixture()
         _ = try await fixture.generations.register(requestID: "w-1", owner: "o", visibility: .private, objectKey: nil, cdnURL: nil)
-        #expect(Self.cached(fixture, "w-1")?.status == .pending)
+        #expect(fixture.cachedRecord("w-1")?.status == .pending)
         let first = try await fixture.generations.acceptVideo(
             requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
         let again = try await fixture.generations.acceptVideo(
             requestID: "w-1", sourceURL: "https://v.fal.media/a.mp4", contentType: nil, fileSize: nil)
         #expect(first == .enqueued && again == .unchanged)
-        #expect(Self.cached(fixture, "w-1")?.status == .mirroring)
-        #expect(Self.cached(fixture, "w-1")?.falURL == "https://v.fal.media/a.mp4")
+        #expect(fixture.cachedRecord("w-1")?.status == .mirroring)
+        #expect(fixture.cachedRecord("w-1")?.falURL == "https://v.fal.media/a.mp4")
 
         #expect(try await fixture.generations.rejectVideo(requestID: "w-2", sourceURL: nil, reason: "fal error") == .failed)
-        #expect(Self.cached(fixture, "w-2")?.status == .failed)
+        #expect(fixture.cachedRecord("w-2")?.status == .failed)
     }
 
     @Test func onlyTheLeaseHolderFinishesAJob() async throws {
@@ -50,8 +46,8 @@ import Testing
         #expect(try await fixture.store.find("j-1")?.status == .mirroring)
         try await fixture.generations.complete(
             job, worker: "w1", objectKey: "videos/j-1.mp4", cdnURL: "https://cdn.test/videos/j-1.mp4", contentType: "video/mp4", sizeBytes: 3)
-        #expect(Self.cached(fixture, "j-1")?.status == .completed)
-        #expect(Self.cached(fixture, "j-1")?.objectKey == "videos/j-1.mp4")
+        #expect(fixture.cachedRecord("j-1")?.status == .completed)
+        #expect(fixture.cachedRecord("j-1")?.objectKey == "videos/j-1.mp4")
     }
 
     @Test func aWriteWhileTheCacheIsDownStillLandsInTheStore() async throws {
@@ -60,7 +56,7 @@ import Testing
         try await fixture.registerCompleted("down-1")
         fixture.cache.isAvailable = true
         #expect(try await fixture.store.find("down-1")?.status == .completed)
-        #expect(Self.cached(fixture, "down-1") == nil, "nothing stale was cached")
+        #expect(fixture.cachedRecord("down-1") == nil, "nothing stale was cached")
     }
 
     @Test func reloadCacheTakesAChangeMadeOutsideUsher() async throws {
@@ -68,8 +64,8 @@ import Testing
         try await fixture.registerCompleted("x-1")
         // What an operator's UPDATE would do behind the services' back:
         _ = try await fixture.store.acceptVideo(requestID: "x-2", sourceURL: "https://v.fal.media/x.mp4", contentType: nil, fileSize: nil)
-        #expect(Self.cached(fixture, "x-2") == nil)
+        #expect(fixture.cachedRecord("x-2") == nil)
         await fixture.generations.reloadCache("x-2")
-        #expect(Self.cached(fixture, "x-2")?.status == .mirroring)
+        #expect(fixture.cachedRecord("x-2")?.status == .mirroring)
     }
 }

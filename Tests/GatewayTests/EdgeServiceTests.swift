@@ -55,7 +55,8 @@ import ViewerAuth
         func get(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) async throws -> EdgeReply {
             let loop = fixture.group.next()
             return try await loop.flatSubmit {
-                service.answer(method: method, uri: uri, headers: headers, peer: try? SocketAddress(ipAddress: "192.0.2.1", port: 40000), on: loop).future(on: loop)
+                service.answer(method: method, uri: uri, headers: headers, peer: try? SocketAddress(ipAddress: "192.0.2.1", port: 40000), on: loop)
+                    .future(on: loop)
             }.get()
         }
     }
