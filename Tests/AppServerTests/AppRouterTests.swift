@@ -67,6 +67,43 @@ import Testing
         }
     }
 
+    @Test func everyGenerationsRouteRefusesAMissingBearer() async throws {
+        try await Self.application().test(.router) { client in
+            for (uri, method) in [
+                ("/v1/generations?owner=o", HTTPRequest.Method.get), ("/v1/generations/abc", .delete), ("/v1/generations/abc/stats", .get),
+            ] {
+                try await client.execute(uri: uri, method: method) { #expect(Self.isProblem($0, status: .unauthorized), "\(method) \(uri)") }
+            }
+        }
+    }
+
+    @Test func statsAndDeletionAnswerFromTheDomain() async throws {
+        let store = InMemoryStore()
+        _ = try await store.register(requestID: "gen-d", owner: "o", visibility: .private, objectKey: "videos/gen-d.mp4", cdnURL: nil, expiry: .never)
+        try await Self.application(store: store).test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)"]
+            try await client.execute(uri: "/v1/generations/gen-d/stats?from=2026-12-01&to=2026-12-03", method: .get, headers: bearer) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#""day":"2026-12-01""#) && text.contains(#""total":{"plays":0,"share_plays":0,"viewers":0}"#), "\(text)")
+            }
+            for query in ["?from=2026-12-04&to=2026-12-03", "?from=12/01/2026", "?from=2024-01-01&to=2026-01-01"] {
+                try await client.execute(uri: "/v1/generations/gen-d/stats\(query)", method: .get, headers: bearer) {
+                    #expect(Self.isProblem($0, status: .badRequest), "\(query)")
+                }
+            }
+            try await client.execute(uri: "/v1/generations/nobody/stats", method: .get, headers: bearer) {
+                #expect(Self.isProblem($0, status: .notFound))
+            }
+            try await client.execute(uri: "/v1/generations/gen-d", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/generations/gen-d", method: .delete, headers: bearer) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/generations/nobody", method: .delete, headers: bearer) {
+                #expect(Self.isProblem($0, status: .notFound))
+            }
+        }
+        #expect(try await store.find("gen-d")?.status == .deleted)
+    }
+
     @Test func badBodiesAndValuesAre400BeforeAnyDatabaseWork() async throws {
         try await Self.application().test(.router) { client in
             let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]
