@@ -19,14 +19,15 @@ public struct SipHashKey: Sendable, Equatable {
         return value
     }
 
-    /// The hash of `kind, 0, first, 0, second` without building that message.
-    public func hash(kind: UInt8, _ first: some Sequence<UInt8>, _ second: some Sequence<UInt8>) -> UInt64 {
+    /// The hash of `kind, 0, first, 0, second` without building that message. Native strings' bytes are read
+    /// from their storage directly (the generic path walks them one by one).
+    public func hash(kind: UInt8, _ first: String, _ second: String) -> UInt64 {
         var state = State(self)
         state.append(kind)
         state.append(0)
-        for byte in first { state.append(byte) }
+        state.append(contentsOf: first)
         state.append(0)
-        for byte in second { state.append(byte) }
+        state.append(contentsOf: second)
         return state.finish()
     }
 
@@ -68,6 +69,13 @@ public struct SipHashKey: Sendable, Equatable {
             v1 = (v1 << 17) | (v1 >> 47)
             v1 ^= v2
             v2 = (v2 << 32) | (v2 >> 32)
+        }
+
+        mutating func append(contentsOf text: String) {
+            var text = text
+            text.withUTF8 { bytes in
+                for byte in bytes { append(byte) }
+            }
         }
 
         @inline(__always) mutating func append(_ byte: UInt8) {

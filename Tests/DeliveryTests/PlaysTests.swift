@@ -104,6 +104,8 @@ import UsherCrypto
         let key = SipHashKey(Array(0..<16))
         #expect(key.hash(Array(0..<15)) == 0xa129_ca61_49be_45e5)
         #expect(key.hash([UInt8]()) == 0x726f_db47_dd0e_0e31)
+        // The identity form hashes `kind, 0, first, 0, second` without building it.
+        #expect(key.hash(kind: 0x61, "192.0.2.1", "player/1") == key.hash([0x61, 0] + Array("192.0.2.1".utf8) + [0] + Array("player/1".utf8)))
     }
 }
 

@@ -25,11 +25,12 @@ final class PlayBatch {
 
     func key(for day: PlayDay) -> SipHashKey { keys[day] ?? fallback }
 
+    /// The next batch starts with room for as many generation-days as this one held, so a steady load does not
+    /// grow (and rehash) the dictionary again every period.
     func take() -> (tallies: [PlayKey: Tally], logLines: [String]) {
-        defer {
-            tallies = [:]
-            logLines = []
-        }
-        return (tallies, logLines)
+        let taken = (tallies, logLines)
+        tallies = Dictionary(minimumCapacity: taken.0.count)
+        logLines = []
+        return taken
     }
 }

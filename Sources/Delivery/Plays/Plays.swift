@@ -86,9 +86,9 @@ public final class Plays: Service, Sendable {
         // A kind tag, then the parts separated by a byte no part contains; hashed in place, nothing allocated.
         let viewer: UInt64 =
             if let subject {
-                key.hash(kind: UInt8(ascii: "s"), subject.utf8, [UInt8]().lazy)
+                key.hash(kind: UInt8(ascii: "s"), subject, "")
             } else {
-                key.hash(kind: UInt8(ascii: "a"), (client ?? "").utf8, (userAgent ?? "").utf8)
+                key.hash(kind: UInt8(ascii: "a"), client ?? "", userAgent ?? "")
             }
         Self.tally(&batch.tallies[PlayKey(requestID: requestID, day: day), default: PlayBatch.Tally()], viewer: viewer, shared: shareCode != nil)
         if configuration.logPlays {
@@ -173,7 +173,11 @@ public final class Plays: Service, Sendable {
     /// Counts and viewers are written independently: one store down keeps only its own share pending.
     private func write() async {
         let (counts, viewers) = pending.withLock { pending in
-            defer { pending = Pending() }
+            // Emptied with their capacity kept: the next period's merge does not grow them again.
+            defer {
+                pending.counts.removeAll(keepingCapacity: true)
+                pending.viewers.removeAll(keepingCapacity: true)
+            }
             return (pending.counts, pending.viewers)
         }
         if !counts.isEmpty {
