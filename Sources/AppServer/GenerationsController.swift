@@ -130,14 +130,12 @@ struct GenerationsController<Context: RequestContext>: Sendable {
         try Self.validate(requestID: id)
         let query = request.uri.queryParameters
         let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
-        func day(_ name: Substring, default value: PlayDay) throws -> PlayDay {
-            guard let text = query[name] else { return value }
+        func day(_ name: Substring) throws -> PlayDay? {
+            guard let text = query[name] else { return nil }
             guard let day = PlayDay(text) else { throw ProblemError.badRequest("\(name) must be a date, YYYY-MM-DD.") }
             return day
         }
-        let to = try day("to", default: today)
-        let from = try day("from", default: to.adding(-29))
-        guard from <= to, to.number - from.number < Plays.maximumRangeDays else {
+        guard let (from, to) = Plays.range(from: try day("from"), to: try day("to"), today: today) else {
             throw ProblemError.badRequest("from must not be after to, and the range at most \(Plays.maximumRangeDays) days.")
         }
         do {

@@ -19,9 +19,10 @@ struct StatsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let last = to.flatMap { PlayDay($0) } ?? PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
-        let first = from.flatMap { PlayDay($0) } ?? last.adding(-29)
-        guard first <= last, last.number - first.number < Plays.maximumRangeDays else {
+        guard
+            let (first, last) = Plays.range(
+                from: from.flatMap { PlayDay($0) }, to: to.flatMap { PlayDay($0) }, today: PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970)))
+        else {
             throw ValidationError("--from must not be after --to, and the range at most \(Plays.maximumRangeDays) days")
         }
         let clients = try await CommandSetup.clients()

@@ -1,6 +1,7 @@
 import AppServer
 import Delivery
 import DeliveryTesting
+import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
@@ -18,7 +19,10 @@ import Testing
 @Suite struct AppRouterTests {
     static let admin = "router-test-admin"
 
-    static func application(store: InMemoryStore = InMemoryStore(), cache: InMemoryCache = InMemoryCache()) throws -> some ApplicationProtocol {
+    static func application(
+        store: InMemoryStore = InMemoryStore(), cache: InMemoryCache = InMemoryCache(), ledger: InMemoryPlayLedger = InMemoryPlayLedger(),
+        sketches: InMemorySketches = InMemorySketches()
+    ) throws -> some ApplicationProtocol {
         let logger = Logger(label: "app-router-test")
         let group = MultiThreadedEventLoopGroup.singleton
         let redis = try RedisClient(url: "redis://127.0.0.1:1/0", group: group, logger: logger)
@@ -31,7 +35,7 @@ import Testing
             generations: Generations(
                 store: store, jobs: store, lookup: lookup, shares: shares, revocations: revocations, objects: InMemoryBucket()),
             jobs: MirrorJobStore(client: postgres),
-            plays: Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: group, logger: logger),
+            plays: Plays(ledger: ledger, sketches: sketches, group: group, logger: logger),
             readiness: Readiness(redis: redis, postgres: postgres), cdnURLs: try cdnURLs(), adminTokens: [admin],
             servesAdmin: true, webhookVerifier: nil, shares: shares,
             revocations: revocations, publicURL: "http://edge.test",
@@ -102,6 +106,23 @@ import Testing
             }
         }
         #expect(try await store.find("gen-d")?.status == .deleted)
+    }
+
+    @Test func statsWhileTheSketchStoreIsDownAre503WithRetryAfter() async throws {
+        let store = InMemoryStore()
+        _ = try await store.register(requestID: "gen-r", owner: "o", visibility: .private, objectKey: nil, cdnURL: nil, expiry: .never)
+        // A counted day, so the stats must ask the sketches for its viewers.
+        let ledger = InMemoryPlayLedger()
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        try await ledger.add([PlayKey(requestID: "gen-r", day: today): PlayCounts(plays: 3)])
+        let sketches = InMemorySketches()
+        sketches.isAvailable = false
+        try await Self.application(store: store, ledger: ledger, sketches: sketches).test(.router) { client in
+            try await client.execute(uri: "/v1/generations/gen-r/stats", method: .get, headers: [.authorization: "Bearer \(Self.admin)"]) {
+                #expect(Self.isProblem($0, status: .serviceUnavailable))
+                #expect($0.headers[.retryAfter] == "2")
+            }
+        }
     }
 
     @Test func badBodiesAndValuesAre400BeforeAnyDatabaseWork() async throws {

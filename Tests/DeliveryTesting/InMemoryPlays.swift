@@ -75,7 +75,9 @@ public final class InMemorySketches: ViewerSketches {
     }
 
     public func counts(requestID: String, days: [PlayDay]) async throws -> [PlayDay: Int] {
-        sets.withLock { sets in
+        guard !days.isEmpty else { return [:] }
+        guard isAvailable else { throw InMemoryStore.Unavailable() }
+        return sets.withLock { sets in
             var counts: [PlayDay: Int] = [:]
             for day in days { if let set = sets[PlayKey(requestID: requestID, day: day)] { counts[day] = set.count } }
             return counts
@@ -84,7 +86,8 @@ public final class InMemorySketches: ViewerSketches {
 
     /// An archived "sketch" here is the set's hashes, 8 bytes each.
     public func union(requestID: String, days: [PlayDay], archived: [PlayDay: [UInt8]]) async throws -> Int {
-        sets.withLock { sets in
+        guard isAvailable else { throw InMemoryStore.Unavailable() }
+        return sets.withLock { sets in
             var all: Set<UInt64> = []
             for day in days {
                 if let set = sets[PlayKey(requestID: requestID, day: day)] {

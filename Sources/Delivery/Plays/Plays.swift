@@ -30,13 +30,22 @@ public final class Plays: Service, Sendable {
         /// Days Redis keeps a day's sketch (the roll-up copies it to Postgres first). Default 35.
         public var sketchDays: Int = 35
         /// Days the daily rows are kept. Default 400.
-        public var keepDays: Int = 400
+        public var keepDays: Int = Int(Plays.maximumRangeDays)
 
         public init() {}
     }
 
     /// The longest range `stats` answers, in days (the rows are kept this long).
     public static let maximumRangeDays: Int32 = 400
+
+    /// The one rule for a stats range, for the API and `usher stats`: `to` defaults to `today`, `from` to 29 days
+    /// before `to` (30 days); nil when `from` is after `to` or the range is longer than `maximumRangeDays`.
+    public static func range(from: PlayDay?, to: PlayDay?, today: PlayDay) -> (from: PlayDay, to: PlayDay)? {
+        let last = to ?? today
+        let first = from ?? last.adding(-29)
+        guard first <= last, last.number - first.number < maximumRangeDays else { return nil }
+        return (first, last)
+    }
 
     public let configuration: Configuration
     let ledger: any PlayLedger
