@@ -20,6 +20,11 @@ let package = Package(
         .library(name: "FalWebhook", targets: ["FalWebhook"]),
         .library(name: "Delivery", targets: ["Delivery"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        // For the micro-benchmarks (Benchmarks/), which build the edge as production does, over in-memory stores.
+        .library(name: "Redis", targets: ["Redis"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        // The in-memory stores, for the micro-benchmarks (as HummingbirdTesting is a product of Hummingbird).
+        .library(name: "DeliveryTesting", targets: ["DeliveryTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -9,18 +9,39 @@ let package = Package(
     dependencies: [
         .package(name: "usher", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         .executableTarget(
-            name: "Crypto",
+            name: "RequestCrypto",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SigV4", package: "usher"),
                 .product(name: "ViewerAuth", package: "usher"),
                 .product(name: "UsherCrypto", package: "usher"),
             ],
-            path: "Benchmarks/Crypto",
+            path: "Benchmarks/RequestCrypto",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "Edge",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Delivery", package: "usher"),
+                .product(name: "DeliveryTesting", package: "usher"),
+                .product(name: "Gateway", package: "usher"),
+                .product(name: "Postgres", package: "usher"),
+                .product(name: "Redis", package: "usher"),
+                .product(name: "SigV4", package: "usher"),
+                .product(name: "UsherCrypto", package: "usher"),
+                .product(name: "ViewerAuth", package: "usher"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Edge",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -45,6 +45,16 @@ enum EdgePipeline {
     }
 }
 
+extension EdgeService {
+    /// For the micro-benchmarks (`Benchmarks/Benchmarks/Edge`): this service's connection handling, exactly as
+    /// `EdgeServer` installs it, on a channel of the caller's (an `EmbeddedChannel`), so a request's allocations and
+    /// instructions can be counted without a socket.
+    @_spi(Benchmarks)
+    public func install(on channel: any Channel) throws {
+        try EdgePipeline.install(on: channel, responder: self, limits: configuration, metrics: EdgeMetrics(), date: HTTPDate())
+    }
+}
+
 /// For the fuzzer (`Tests/Fuzz`): the edge's real connection handling — guard, decoder, handler — on a channel of
 /// the caller's (an `EmbeddedChannel`), answering from a stand-in: `/healthz` 200 at once, paths starting `/later`
 /// after `completeOne()` (as answers that wait for Redis do), anything else 404 at once.

@@ -1,0 +1,135 @@
+import Benchmark
+import Delivery
+import DeliveryTesting
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import Postgres
+import Redis
+import SigV4
+import UsherCrypto
+import ViewerAuth
+
+@_spi(Benchmarks) import Gateway
+
+/// `GET /v/{id}?token=…` through the edge's real connection handling (guard, decoder, handler, `EdgeService`) on an
+/// `EmbeddedChannel`, over 10,000 ids in turn (as `Benchmarks/load/run` asks), each answered 302 from the in-process
+/// cache as in steady state: with play counting on and off, side by side, so counting's cost shows as allocations
+/// (a count this VM's noise cannot move) and as time measured in the same run.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .instructions, .throughput],
+        timeUnits: .nanoseconds,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3),
+        maxIterations: 1_000_000
+    )
+
+    let world = EdgeWorld.shared
+    for counting in [false, true] {
+        Benchmark("GET /v 302, plays \(counting ? "counted" : "off")") { benchmark in
+            let edge = try world.edge(countingPlays: counting)
+            var next = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(try edge.request(world.requests[next]))
+                next = next == world.requests.count - 1 ? 0 : next + 1
+            }
+            benchmark.stopMeasurement()
+        }
+    }
+}
+
+/// The registered video, the token and the stores, made once (their setup is async; the measured part is not).
+final class EdgeWorld: Sendable {
+    static let shared = EdgeWorld()
+
+    let fixture = DeliveryFixture()
+    let keySet: ViewerKeySet
+    /// One request per id, with one token covering them all (its owner's): verified once, then cached.
+    let requests: [ByteBuffer]
+    let logger = Logger(label: "edge-benchmark")
+
+    init() {
+        let requestIDs = (0..<10_000).map { "\(String(100_000_000 + $0).dropFirst())-7b4d-4c55-9e61-0a8b2f6d9c13" }
+        let jwks = #"{"keys":[{"kty":"oct","kid":"k1","k":"\#(Base64URL.encode([UInt8](repeating: 0x5a, count: 32)))"}]}"#
+        keySet = try! ViewerKeySet(jwks: Array(jwks.utf8))
+        let now = Int64(Date().timeIntervalSince1970)
+        var claims = ViewerTokenMinter.Claims(issuedAt: now, expiresAt: now + 86_400)
+        claims.owner = "owner-1"
+        claims.subject = "viewer-42"
+        let token = try! ViewerTokenMinter(key: keySet.keys[0]).mint(claims)
+        requests = requestIDs.map {
+            ByteBuffer(string: "GET /v/\($0)?token=\(token) HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n")
+        }
+        let fixture = self.fixture
+        Self.wait {
+            for id in requestIDs { try await fixture.registerCompleted(id, owner: "owner-1") }
+            try await fixture.revocations.reload()
+        }
+    }
+
+    /// Runs `body` to completion from synchronous code (setup only; nothing measured waits here).
+    private static func wait(_ body: @escaping @Sendable () async throws -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await body() } catch { fatalError("edge benchmark setup: \(error)") }
+            done.signal()
+        }
+        done.wait()
+    }
+
+    /// A fresh edge on an `EmbeddedChannel`, warmed by one request per id (token verified and cached, records in the
+    /// in-process cache, each id-day in the loop's play batch), as a connection under load finds it.
+    func edge(countingPlays: Bool) throws -> Edge {
+        let loop = EmbeddedEventLoop()
+        var lookupConfiguration = GenerationLookup.Configuration()
+        lookupConfiguration.localTTL = .seconds(3600)
+        let lookup = GenerationLookup(configuration: lookupConfiguration, cache: fixture.cache, store: fixture.store, group: loop)
+        let s3 = try S3Configuration(
+            endpoint: try S3Endpoint("https://abc123.r2.cloudflarestorage.com"), region: "auto", bucket: "usher",
+            credentials: S3Credentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+        // `/readyz` is not asked: these clients point where nothing listens and never connect.
+        let readiness = Readiness(
+            redis: try RedisClient(url: "redis://127.0.0.1:1/0", group: loop, logger: logger),
+            postgres: PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher"), logger: logger))
+        let plays = countingPlays ? Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: loop, logger: logger) : nil
+        let service = EdgeService(
+            configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3), keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
+            lookup: lookup, shares: fixture.shares, revocations: fixture.revocations, rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
+            readiness: readiness, plays: plays, group: loop, logger: logger)
+        let channel = EmbeddedChannel(loop: loop)
+        try service.install(on: channel)
+        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
+        let edge = Edge(channel: channel)
+        for request in requests {
+            let answer = try edge.answer(request)
+            guard answer.hasPrefix("HTTP/1.1 302") else { fatalError("edge benchmark: expected a 302, got \(answer.prefix(200))") }
+        }
+        return edge
+    }
+}
+
+struct Edge {
+    let channel: EmbeddedChannel
+
+    /// One request in, its whole answer out; returns the answer's length.
+    func request(_ request: ByteBuffer) throws -> Int {
+        try channel.writeInbound(request)
+        channel.embeddedEventLoop.run()
+        var bytes = 0
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += buffer.readableBytes }
+        return bytes
+    }
+
+    /// One request, its answer as text (to check it).
+    func answer(_ request: ByteBuffer) throws -> String {
+        try channel.writeInbound(request)
+        channel.embeddedEventLoop.run()
+        var answer = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { answer += String(buffer: buffer) }
+        return answer
+    }
+}
