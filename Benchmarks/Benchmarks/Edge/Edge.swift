@@ -3,6 +3,7 @@ import Delivery
 import DeliveryTesting
 import Dispatch
 import Foundation
+@_spi(Benchmarks) import Gateway
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -11,8 +12,6 @@ import Redis
 import SigV4
 import UsherCrypto
 import ViewerAuth
-
-@_spi(Benchmarks) import Gateway
 
 /// `GET /v/{id}?token=…` through the edge's real connection handling (guard, decoder, handler, `EdgeService`) on an
 /// `EmbeddedChannel`, over 10,000 ids in turn (as `Benchmarks/load/run` asks), each answered 302 from the in-process
@@ -98,7 +97,8 @@ final class EdgeWorld: Sendable {
         let plays = countingPlays ? Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: loop, logger: logger) : nil
         let service = EdgeService(
             configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3), keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
-            lookup: lookup, shares: fixture.shares, revocations: fixture.revocations, rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
+            lookup: lookup, shares: fixture.shares, revocations: fixture.revocations,
+            rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
             readiness: readiness, plays: plays, group: loop, logger: logger)
         let channel = EmbeddedChannel(loop: loop)
         try service.install(on: channel)
