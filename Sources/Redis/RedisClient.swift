@@ -1,7 +1,8 @@
 public import Logging
 public import NIOCore
 
-/// Redis for Usher: one node, or several with the keys spread over them by consistent hashing.
+/// Redis for Usher: one node, several with the keys spread over them by consistent hashing, or a Redis Cluster
+/// (`RedisCluster`, when `cluster` is set: the nodes are its seeds).
 ///
 /// `REDIS_URL` may list several nodes, comma-separated. Each key lives on exactly one node, chosen by jump
 /// consistent hashing (Lamping & Veach, 2014) of the key's FNV-1a 64-bit hash, so every instance configured with
@@ -12,6 +13,7 @@ public final class RedisClient: Sendable {
     /// The nodes, in `REDIS_URL` order.
     public let nodes: [RedisConfiguration]
     private let shards: [RedisNode]
+    private let cluster: RedisCluster?
     private let group: any EventLoopGroup
 
     public init(configurations: [RedisConfiguration], group: any EventLoopGroup, logger: Logger) {
@@ -19,16 +21,34 @@ public final class RedisClient: Sendable {
         self.nodes = configurations
         self.group = group
         self.shards = configurations.map { RedisNode(configuration: $0, group: group, logger: logger) }
+        self.cluster = nil
+    }
+
+    /// `REDIS_CLUSTER=1`: `seeds` are nodes of a Redis Cluster (any of them; the rest is discovered).
+    public init(clusterSeeds seeds: [RedisConfiguration], group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+        precondition(!seeds.isEmpty, "RedisClient needs at least one seed")
+        self.nodes = seeds
+        self.group = group
+        self.shards = []
+        self.cluster = try RedisCluster(seeds: seeds, group: group, logger: logger)
     }
 
     public convenience init(configuration: RedisConfiguration, group: any EventLoopGroup, logger: Logger) {
         self.init(configurations: [configuration], group: group, logger: logger)
     }
 
-    /// `REDIS_URL`: one `redis://` URL, or several separated by commas.
-    public convenience init(url: String, group: any EventLoopGroup, logger: Logger) throws(RedisError) {
-        self.init(configurations: try Self.configurations(url: url), group: group, logger: logger)
+    /// `REDIS_URL`: one `redis://` URL, or several separated by commas; with `cluster` (`REDIS_CLUSTER=1`), seeds
+    /// of a Redis Cluster.
+    public convenience init(url: String, cluster: Bool = false, group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+        if cluster {
+            try self.init(clusterSeeds: try Self.configurations(url: url), group: group, logger: logger)
+        } else {
+            self.init(configurations: try Self.configurations(url: url), group: group, logger: logger)
+        }
     }
+
+    /// Whether this client talks to a Redis Cluster.
+    public var isCluster: Bool { cluster != nil }
 
     public static func configurations(url: String) throws(RedisError) -> [RedisConfiguration] {
         var nodes: [RedisConfiguration] = []
@@ -41,12 +61,14 @@ public final class RedisClient: Sendable {
     /// Connects every node's connections now rather than on first use.
     public func connect() {
         for shard in shards { shard.connect() }
+        cluster?.refresh()
     }
 
     /// Sends `command` to the node owning its routing key. The future completes on `loop` when it is one of the
     /// group's (the edge's handlers get their reply on their own thread).
     public func send(_ command: RedisCommand, on loop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
-        node(for: command).send(command.arguments, on: loop)
+        if let cluster { return cluster.send(command, on: loop) }
+        return node(for: command).send(command.arguments, on: loop)
     }
 
     public func send(_ command: RedisCommand) async throws -> RESPValue {
@@ -68,13 +90,16 @@ public final class RedisClient: Sendable {
         return key[(open + 1)..<close]
     }
 
-    /// The index of the node that owns `key` (its hash tag), for callers that group keys per node.
-    public func nodeIndex(forKey key: [UInt8]) -> Int {
-        shards.count > 1 ? Self.node(forKey: Self.hashTag(key), nodeCount: shards.count) : 0
+    /// Keys with the same group may go in one multi-key command (a script): their node's index with client-side
+    /// shards, their slot in a cluster (which refuses keys of different slots, even on one node).
+    public func keyGroup(forKey key: [UInt8]) -> Int {
+        if let cluster { return cluster.group(forKey: key) }
+        return shards.count > 1 ? Self.node(forKey: Self.hashTag(key), nodeCount: shards.count) : 0
     }
 
     /// true when every node answers PING.
     public func pingAll(on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        if let cluster { return cluster.pingAll(on: loop) }
         let replies = shards.map { shard in
             shard.send(RedisCommand.ping.arguments, on: loop).map { $0 == .simpleString("PONG") }.recover { _ in false }
         }
@@ -84,6 +109,7 @@ public final class RedisClient: Sendable {
     /// Closes every connection; later commands fail with `.unavailable`.
     public func shutdown() async {
         for shard in shards { await shard.shutdown() }
+        await cluster?.shutdown()
     }
 
     /// One of the client's loops, for callers that need a loop to complete on.

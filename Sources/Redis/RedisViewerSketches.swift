@@ -80,7 +80,7 @@ public struct RedisViewerSketches: ViewerSketches {
         var groups: [Int: [(key: [UInt8], hashes: Set<UInt64>)]] = [:]
         for (playKey, hashes) in viewers where !hashes.isEmpty {
             let key = Self.key(playKey.requestID, playKey.day)
-            groups[client.nodeIndex(forKey: key), default: []].append((key, hashes))
+            groups[client.keyGroup(forKey: key), default: []].append((key, hashes))
         }
         for group in groups.values {
             // Bounded scripts: a few hundred keys or 50,000 hashes each.

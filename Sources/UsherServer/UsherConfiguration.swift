@@ -27,6 +27,8 @@ public struct UsherConfiguration: Sendable {
     public var appAddress: HostAndPort
     /// `REDIS_URL` [redis://127.0.0.1:6379/0].
     public var redisURL: String
+    /// `REDIS_CLUSTER` [0; 1: `REDIS_URL` lists seed nodes of a Redis Cluster].
+    public var redisCluster: Bool
     /// `DATABASE_URL` [postgres://usher@127.0.0.1:5432/usher].
     public var databaseURL: String
     /// `S3_*`: read with the rest, but required only by what touches the bucket (`usher serve`, `presign`, `mirror`,
@@ -81,6 +83,7 @@ public struct UsherConfiguration: Sendable {
         edgeAddress = try HostAndPort(environment["USHER_LISTEN"] ?? "127.0.0.1:8080", variable: "USHER_LISTEN")
         appAddress = try HostAndPort(environment["USHER_APP_LISTEN"] ?? "127.0.0.1:8081", variable: "USHER_APP_LISTEN")
         redisURL = environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
+        redisCluster = try environment.flag("REDIS_CLUSTER")
         databaseURL = environment["DATABASE_URL"] ?? "postgres://usher@127.0.0.1:5432/usher"
         s3Setting = Result { () throws(ConfigurationError) in try S3Configuration(environment: environment) }
         let level = environment["LOG_LEVEL"] ?? "info"

@@ -15,6 +15,13 @@ public enum LocalStack {
 
     public static var isRunning: Bool { environment["USHER_STACK"] == "1" }
 
+    /// The test command's second pass (`USHER_TEST_REDIS_CLUSTER=1`): the servers the tests start use the Redis Cluster
+    /// of `deploy/local/redis-cluster` (`REDIS_CLUSTER_URL`) instead of the stack's single Redis.
+    public static var usesRedisCluster: Bool { environment["USHER_TEST_REDIS_CLUSTER"] == "1" && clusterURL != nil }
+
+    /// The seeds of the local Redis Cluster, when the test command started it.
+    public static var clusterURL: String? { environment["REDIS_CLUSTER_URL"] }
+
     public static let skipReason: Comment = "needs the local stack and its Python peers: run `bash deploy/local/test`"
 
     /// The venv's Python, with botocore, PyJWT and cryptography.
@@ -80,16 +87,29 @@ extension LocalStack {
 
 extension LocalStack {
     /// Stops one stack service (`redis` or `postgres`) for the duration of `body`, and starts it again even
-    /// when `body` throws.
+    /// when `body` throws. On the cluster pass, `redis` is the whole Redis Cluster: stopped, then formed anew.
     public static func whileStopped<T>(_ service: String, _ body: () async throws -> T) async throws -> T {
-        try stack("stop", service)
+        let cluster = service == "redis" && usesRedisCluster
+        try cluster ? redisCluster("stop") : stack("stop", service)
+        let restart = { () throws in try cluster ? redisCluster("start") : stack("start") }
         do {
             let value = try await body()
-            try stack("start")
+            try restart()
             return value
         } catch {
-            try stack("start")
+            try restart()
             throw error
+        }
+    }
+
+    /// Runs `deploy/local/redis-cluster` (`start`, `stop`).
+    public static func redisCluster(_ arguments: String...) throws {
+        let outcome = try spawnAndWait(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/redis-cluster").path] + arguments, environment: environment)
+        guard outcome.status == 0 else {
+            throw ProcessFailure(
+                description:
+                    "redis-cluster \(arguments.joined(separator: " ")) failed: \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))")
         }
     }
 
@@ -109,6 +129,10 @@ extension LocalStack {
         var values = environment
         values["DATABASE_URL"] = "postgres://usher@127.0.0.1:\(values["PG_PORT"] ?? "5432")/usher_test"
         values["REDIS_URL"] = "redis://127.0.0.1:\(values["REDIS_PORT"] ?? "6379")/1"
+        if usesRedisCluster, let clusterURL {
+            values["REDIS_URL"] = clusterURL
+            values["REDIS_CLUSTER"] = "1"
+        }
         values["LOG_LEVEL"] = "error"
         return values.merging(overrides) { _, new in new }
     }

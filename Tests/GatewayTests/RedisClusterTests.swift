@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServerTestSupport
+import Synchronization
+import Testing
+import UsherTestSupport
+
+@testable import Redis
+
+/// `REDIS_CLUSTER=1`: slots as Redis computes them, the slot map, and redirections followed on a real cluster
+/// (`deploy/local/redis-cluster`, 3 masters + 3 replicas, started by the test command).
+@Suite(.serialized) struct RedisClusterTests {
+    @Test func slotsAreRedisClusterSlots() {
+        // CRC16/XMODEM's check value, and slots `CLUSTER KEYSLOT` answers (Redis 7).
+        #expect(ClusterSlot.crc16(Array("123456789".utf8)) == 0x31C3)
+        #expect(ClusterSlot.of(Array("foo".utf8)) == 12182)
+        #expect(ClusterSlot.of(Array("bar".utf8)) == 5061)
+        // Hash tags: only the text between the first { and the next } counts; an empty tag does not.
+        #expect(ClusterSlot.of(Array("{user1000}.following".utf8)) == ClusterSlot.of(Array("{user1000}.followers".utf8)))
+        #expect(ClusterSlot.of(Array("usher:pv:{vid-1}:20000".utf8)) == ClusterSlot.of(Array("vid-1".utf8)))
+        #expect(
+            ClusterSlot.of(Array("{}x".utf8)) == ClusterSlot.of(Array("{}x".utf8))
+                && ClusterSlot.of(Array("{}x".utf8)) != ClusterSlot.of(Array("x".utf8)))
+    }
+
+    @Test func redirectionsAndTheSlotMapAreParsed() throws {
+        #expect(RedisCluster.redirect("MOVED 3999 127.0.0.1:6381", kind: "MOVED")! == (3999, "127.0.0.1:6381"))
+        #expect(RedisCluster.redirect("ASK 12 [::1]:7002", kind: "ASK")! == (12, "[::1]:7002"))
+        #expect(RedisCluster.redirect("MOVED 16384 h:1", kind: "MOVED") == nil)
+        #expect(RedisCluster.redirect("ERR wrong", kind: "MOVED") == nil)
+
+        let reply = RESPValue.array([
+            .array([.integer(0), .integer(5460), .array([.bulk(Array("127.0.0.1".utf8)), .integer(7001), .bulk(Array("id1".utf8))])]),
+            .array([
+                .integer(5461), .integer(16383), .array([.bulk(Array("::1".utf8)), .integer(7002)]),
+                .array([.bulk(Array("127.0.0.1".utf8)), .integer(7005)]),
+            ]),
+        ])
+        let map = try RedisCluster.SlotMap.parse(reply)
+        #expect(map.owner(of: 0) == "127.0.0.1:7001" && map.owner(of: 5460) == "127.0.0.1:7001")
+        #expect(map.owner(of: 5461) == "[::1]:7002" && map.owner(of: 16383) == "[::1]:7002")
+        #expect(throws: RedisError.self) { try RedisCluster.SlotMap.parse(.array([.array([.integer(5), .integer(2)])])) }
+        #expect(throws: RedisError.self) { try RedisCluster.SlotMap.parse(.error("CLUSTERDOWN")) }
+    }
+
+    static var clusterRunning: Bool { LocalStack.isRunning && LocalStack.clusterURL != nil }
+
+    /// Each key is written to the master that owns its slot, and only there; a script's keys share a slot.
+    @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
+    func commandsGoToTheMasterOwningTheSlot() async throws {
+        let client = try RedisClient(
+            url: try #require(LocalStack.clusterURL), cluster: true, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let run = UUID().uuidString
+        var owners: Set<String> = []
+        for index in 0..<60 {
+            let key = Array("usher:test:\(run):\(index)".utf8)
+            #expect(try await client.send(.set(key, Array("v\(index)".utf8), expireSeconds: 60)) == .simpleString("OK"))
+            #expect(try await client.send(.get(key)) == .bulk(Array("v\(index)".utf8)))
+            let slot = try output("redis-cli", ["-p", seedPort, "cluster", "keyslot", String(decoding: key, as: UTF8.self)])
+            #expect(Int(slot) == ClusterSlot.of(key))
+            owners.insert(try master(ofSlot: ClusterSlot.of(key)))
+        }
+        #expect(owners.count == 3, "60 keys spread over the 3 masters: \(owners)")
+        let tagged = [Array("usher:pv:{\(run)}:1".utf8), Array("usher:pv:{\(run)}:2".utf8)]
+        let script = "redis.call('SET', KEYS[1], 'a', 'EX', 60); redis.call('SET', KEYS[2], 'b', 'EX', 60); return 2"
+        #expect(try await client.send(.eval(script, keys: tagged)) == .integer(2))
+        #expect(client.keyGroup(forKey: tagged[0]) == client.keyGroup(forKey: tagged[1]))
+        #expect(try await client.pingAll(on: MultiThreadedEventLoopGroup.singleton.next()).get())
+        await client.shutdown()
+    }
+
+    /// A slot moved from one master to another while commands keep coming: `ASK` while it migrates (the moved key
+    /// is read from the target), `MOVED` once it has moved; no command fails or reads a wrong value.
+    @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
+    func aSlotMigratedUnderLoadIsFollowedThroughAskAndMoved() async throws {
+        let client = try RedisClient(
+            url: try #require(LocalStack.clusterURL), cluster: true, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let tag = "mig-\(UUID().uuidString)"
+        let first = Array("usher:test:{\(tag)}:a".utf8)
+        let second = Array("usher:test:{\(tag)}:b".utf8)
+        _ = try await client.send(.set(first, Array("one".utf8), expireSeconds: 300))
+        _ = try await client.send(.set(second, Array("two".utf8), expireSeconds: 300))
+        let slot = ClusterSlot.of(first)
+        let source = try master(ofSlot: slot)
+        let target = try #require(try masters().first { $0 != source })
+        let sourcePort = String(source.split(separator: ":").last!)
+        let targetPort = String(target.split(separator: ":").last!)
+        let sourceID = try output("redis-cli", ["-p", sourcePort, "cluster", "myid"])
+        let targetID = try output("redis-cli", ["-p", targetPort, "cluster", "myid"])
+        let movedBefore = RedisClusterMetrics.movedCount
+        let askBefore = RedisClusterMetrics.askCount
+
+        // Load: reads of both keys until told to stop; every one must answer its value.
+        let stop = ManagedAtomicFlag()
+        let load = Task {
+            var failures: [String] = []
+            var reads = 0
+            while !stop.isSet {
+                for (key, value) in [(first, "one"), (second, "two")] {
+                    do {
+                        let reply = try await client.send(.get(key))
+                        if reply != .bulk(Array(value.utf8)) { failures.append("\(reply)") }
+                    } catch { failures.append("\(error)") }
+                    reads += 1
+                }
+            }
+            return (reads, failures)
+        }
+
+        _ = try output("redis-cli", ["-p", targetPort, "cluster", "setslot", "\(slot)", "importing", sourceID])
+        _ = try output("redis-cli", ["-p", sourcePort, "cluster", "setslot", "\(slot)", "migrating", targetID])
+        _ = try output(
+            "redis-cli", ["-p", sourcePort, "migrate", "127.0.0.1", targetPort, "", "0", "5000", "keys", String(decoding: first, as: UTF8.self)])
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await client.send(.get(first)) == .bulk(Array("one".utf8)), "the moved key, through ASK")
+        _ = try output(
+            "redis-cli", ["-p", sourcePort, "migrate", "127.0.0.1", targetPort, "", "0", "5000", "keys", String(decoding: second, as: UTF8.self)])
+        // As `redis-cli --cluster reshard` does: the target first, then the source, then the other masters.
+        let others = try masters().filter { $0 != source && $0 != target }.map { String($0.split(separator: ":").last!) }
+        for port in [targetPort, sourcePort] + others {
+            _ = try output("redis-cli", ["-p", port, "cluster", "setslot", "\(slot)", "node", targetID])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        stop.set()
+        let (reads, failures) = await load.value
+        #expect(failures.isEmpty, "\(failures.count) of \(reads) reads failed: \(failures.prefix(3))")
+        #expect(try await client.send(.get(second)) == .bulk(Array("two".utf8)))
+        #expect(RedisClusterMetrics.askCount > askBefore, "ASK was seen")
+        #expect(RedisClusterMetrics.movedCount > movedBefore, "MOVED was seen")
+        await client.shutdown()
+    }
+
+    /// The first seed's port, for `redis-cli`.
+    var seedPort: String {
+        let first = LocalStack.clusterURL?.split(separator: ",").first ?? "redis://127.0.0.1:7001/0"
+        return String(first.split(separator: ":").last!.split(separator: "/").first!)
+    }
+
+    /// The masters' `host:port`, from `CLUSTER NODES` of the first seed.
+    func masters() throws -> [String] {
+        let nodes = try output("redis-cli", ["-p", seedPort, "cluster", "nodes"])
+        return nodes.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 2, fields[2].contains("master"), !fields[2].contains("fail") else { return nil }
+            return String(fields[1].split(separator: "@")[0])
+        }
+    }
+
+    func master(ofSlot slot: Int) throws -> String {
+        let nodes = try output("redis-cli", ["-p", seedPort, "cluster", "nodes"])
+        for line in nodes.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 8, fields[2].contains("master") else { continue }
+            for range in fields[8...] where !range.hasPrefix("[") {
+                let bounds = range.split(separator: "-").compactMap { Int($0) }
+                if bounds.count == 2, bounds[0] <= slot, slot <= bounds[1] { return String(fields[1].split(separator: "@")[0]) }
+                if bounds.count == 1, bounds[0] == slot { return String(fields[1].split(separator: "@")[0]) }
+            }
+        }
+        throw ProcessFailure(description: "no master owns slot \(slot)")
+    }
+
+    func output(_ program: String, _ arguments: [String]) throws -> String {
+        String(decoding: try run(program, arguments), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A flag the load task polls.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
