@@ -13,8 +13,10 @@ import NIOHTTPTypes
 /// answered 414 and an oversized head 431. Hummingbird's `additionalChannelHandlers` sit after the decoder and see
 /// parsed parts only, which is too late to cut a client trickling its head; the guard sees raw bytes.
 ///
-/// Output needs no help here: Hummingbird answers one request at a time through `NIOAsyncChannel`, whose writer
-/// waits while the socket is not writable and whose reader stops reading when requests are not taken.
+/// Output: Hummingbird answers one request at a time through `NIOAsyncChannel`, whose writer waits while the socket
+/// is not writable and whose reader stops reading when requests are not taken. The socket's send buffer is fixed at
+/// `sendBufferBytes` (as the edge's): autotuned, it would take up to 4 MiB of answers a peer never reads before the
+/// socket is unwritable and the guard's clock starts, seconds of work for a client that reads nothing.
 public struct GuardedHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
 
@@ -22,10 +24,12 @@ public struct GuardedHTTP1Channel: ServerChildChannel {
     let configuration: HTTP1Channel.Configuration
     let headTimeout: TimeAmount
     let idleTimeout: TimeAmount
+    let sendBufferBytes: Int
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let connectionGuard = ConnectionGuard(headTimeout: headTimeout, idleTimeout: idleTimeout)
         do {
+            try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBufferBytes))
             try channel.pipeline.syncOperations.addHandler(connectionGuard)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
@@ -44,11 +48,14 @@ public struct GuardedHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// `.http1(configuration:)` behind a `ConnectionGuard`.
-    public static func guardedHTTP1(configuration: HTTP1Channel.Configuration, headTimeout: TimeAmount, idleTimeout: TimeAmount) -> HTTPServerBuilder
-    {
+    /// `.http1(configuration:)` behind a `ConnectionGuard`, with each connection's send buffer fixed.
+    public static func guardedHTTP1(
+        configuration: HTTP1Channel.Configuration, headTimeout: TimeAmount, idleTimeout: TimeAmount, sendBufferBytes: Int
+    ) -> HTTPServerBuilder {
         .init { responder in
-            GuardedHTTP1Channel(responder: responder, configuration: configuration, headTimeout: headTimeout, idleTimeout: idleTimeout)
+            GuardedHTTP1Channel(
+                responder: responder, configuration: configuration, headTimeout: headTimeout, idleTimeout: idleTimeout,
+                sendBufferBytes: sendBufferBytes)
         }
     }
 }

@@ -123,7 +123,7 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             router: buildAppRouter(dependencies),
             server: .guardedHTTP1(
                 configuration: appHTTP, headTimeout: TimeAmount(configuration.gateway.headTimeout),
-                idleTimeout: TimeAmount(configuration.gateway.idleTimeout)),
+                idleTimeout: TimeAmount(configuration.gateway.idleTimeout), sendBufferBytes: configuration.gateway.socketBufferBytes),
             configuration: .init(address: .hostname(configuration.appAddress.host, port: configuration.appAddress.port), serverName: "usher"),
             onServerRunning: { channel in appPort.succeed(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: .shared(group),
