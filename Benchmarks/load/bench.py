@@ -212,6 +212,7 @@ def cmd_metrics(a):
 
 CASES = [
     ("usher-cache-off", "Usher, in-process cache off (Redis GET per request)"),
+    ("usher-cluster-cache-off", "Usher on a Redis Cluster (3 masters + 3 replicas), cache off"),
     ("usher-cache-on", "Usher, in-process cache on (default 2 s)"),
     ("usher-healthz", "Usher `/healthz` (same process; expects 200: the floor, no token, lookup or signing)"),
     ("nginx-302", "nginx `return 302`"),
@@ -300,6 +301,10 @@ def cmd_report(a):
     off, on = cases.get("usher-cache-off"), cases.get("usher-cache-on")
     if base_rps and off:
         target("Usher cache off ≥ 0.35 × nginx secure_link req/s", f"{off['rps'] / base_rps:.2f} ×", off["rps"] / base_rps >= 0.35)
+    cluster = cases.get("usher-cluster-cache-off")
+    if off and cluster:
+        target("Usher on a Redis Cluster ≥ 0.9 × one Redis node req/s (cache off)", f"{cluster['rps'] / off['rps']:.2f} ×",
+               cluster["rps"] / off["rps"] >= 0.9)
     if base_rps and on:
         target("Usher cache on ≥ 0.5 × nginx secure_link req/s", f"{on['rps'] / base_rps:.2f} ×", on["rps"] / base_rps >= 0.5)
     for c, label in ((off, "cache off"), (on, "cache on")):

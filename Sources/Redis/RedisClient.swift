@@ -25,12 +25,17 @@ public final class RedisClient: Sendable {
     }
 
     /// `REDIS_CLUSTER=1`: `seeds` are nodes of a Redis Cluster (any of them; the rest is discovered).
-    public init(clusterSeeds seeds: [RedisConfiguration], group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+    /// `readFromReplicas` (`REDIS_READ_FROM_REPLICAS`): reads may be answered by the slots' replicas.
+    public init(
+        clusterSeeds seeds: [RedisConfiguration], readFromReplicas: Bool = false, group: any EventLoopGroup, logger: Logger
+    ) throws(RedisError) {
         precondition(!seeds.isEmpty, "RedisClient needs at least one seed")
         self.nodes = seeds
         self.group = group
         self.shards = []
-        self.cluster = try RedisCluster(seeds: seeds, group: group, logger: logger)
+        var configuration = RedisCluster.Configuration()
+        configuration.readFromReplicas = readFromReplicas
+        self.cluster = try RedisCluster(seeds: seeds, configuration: configuration, group: group, logger: logger)
     }
 
     public convenience init(configuration: RedisConfiguration, group: any EventLoopGroup, logger: Logger) {
@@ -39,9 +44,11 @@ public final class RedisClient: Sendable {
 
     /// `REDIS_URL`: one `redis://` URL, or several separated by commas; with `cluster` (`REDIS_CLUSTER=1`), seeds
     /// of a Redis Cluster.
-    public convenience init(url: String, cluster: Bool = false, group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+    public convenience init(
+        url: String, cluster: Bool = false, readFromReplicas: Bool = false, group: any EventLoopGroup, logger: Logger
+    ) throws(RedisError) {
         if cluster {
-            try self.init(clusterSeeds: try Self.configurations(url: url), group: group, logger: logger)
+            try self.init(clusterSeeds: try Self.configurations(url: url), readFromReplicas: readFromReplicas, group: group, logger: logger)
         } else {
             self.init(configurations: try Self.configurations(url: url), group: group, logger: logger)
         }

@@ -21,14 +21,25 @@ final class RedisCluster: Sendable {
         var refreshInterval: Duration = .seconds(10)
         /// Redirections followed for one command before its reply (the last `MOVED`) is returned. Default 5.
         var maximumRedirects = 5
+        /// `REDIS_READ_FROM_REPLICAS`: reads (`RedisCommand.isRead`) go to the slot's replicas in turn, over
+        /// `READONLY` connections, and to the master when none answers. Replication is asynchronous: a read may
+        /// trail a write by the replication lag (sub-millisecond on one network). Default false.
+        var readFromReplicas = false
     }
 
-    /// The slot owners at one moment: `owners[slot]` indexes `masters` (-1: no master known).
+    /// The slot owners at one moment: `owners[slot]` indexes `masters` (-1: no master known), and `replicas` the
+    /// same way.
     struct SlotMap: Sendable {
         var owners: [Int16]
         var masters: [String]
+        var replicas: [[String]] = []
 
         static let empty = SlotMap(owners: Array(repeating: -1, count: ClusterSlot.count), masters: [])
+
+        func replicas(of slot: Int) -> [String] {
+            let index = Int(owners[slot])
+            return index >= 0 && index < replicas.count ? replicas[index] : []
+        }
 
         func owner(of slot: Int) -> String? {
             let index = owners[slot]
@@ -52,6 +63,14 @@ final class RedisCluster: Sendable {
                 } else {
                     index = map.masters.count
                     map.masters.append(address)
+                    map.replicas.append([])
+                }
+                for replica in fields.dropFirst(3) {
+                    guard case .array(let node) = replica, node.count >= 2, let host = node[0].string, case .integer(let port) = node[1] else {
+                        continue
+                    }
+                    let address = RedisCluster.address(host: host, port: Int(port))
+                    if !map.replicas[index].contains(address) { map.replicas[index].append(address) }
                 }
                 for slot in Int(start)...Int(end) { map.owners[slot] = Int16(index) }
             }
@@ -72,8 +91,9 @@ final class RedisCluster: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let timer: Mutex<RepeatedTask?> = Mutex(nil)
+    private let nextReplica = Atomic<Int>(0)
 
-    init(seeds: [RedisConfiguration], configuration: Configuration = .init(), group: any EventLoopGroup, logger: Logger) throws(RedisError) {
+    init(seeds: [RedisConfiguration], configuration: Configuration, group: any EventLoopGroup, logger: Logger) throws(RedisError) {
         for seed in seeds where seed.database != 0 {
             throw RedisError(.configuration, "a Redis Cluster has only database 0; REDIS_URL names \(seed.database)")
         }
@@ -105,6 +125,17 @@ final class RedisCluster: Sendable {
                 return self.send(command, to: target, redirects: 0, on: loop)
             }
         }
+        if configuration.readFromReplicas, command.isRead, let slot {
+            let replicas = map.replicas(of: slot)
+            if !replicas.isEmpty {
+                let replica = replicas[nextReplica.add(1, ordering: .relaxed).oldValue % replicas.count]
+                let sent = node(replica, readOnly: true).send(command.arguments, on: loop)
+                // A replica down or lagging a resharding: the master answers.
+                return follow(sent, command: command, redirects: 0).flatMapError { _ in
+                    self.send(command, to: target, redirects: 0, on: loop)
+                }
+            }
+        }
         return send(command, to: target, redirects: 0, on: loop)
     }
 
@@ -127,6 +158,7 @@ final class RedisCluster: Sendable {
                     } else if state.map.masters.count < Int(Int16.max) {
                         state.map.owners[moved.slot] = Int16(state.map.masters.count)
                         state.map.masters.append(moved.address)
+                        state.map.replicas.append([])
                     }
                 }
                 self.refresh()
@@ -215,17 +247,20 @@ final class RedisCluster: Sendable {
         }.flatMapError { _ in self.readMap(from: candidates.dropFirst(), on: loop) }
     }
 
-    /// The node at `address`, with the seeds' credentials and timeouts; made on first use.
-    private func node(_ address: String) -> RedisNode {
-        state.withLock { state in
-            if let node = state.nodes[address] { return node }
+    /// The node at `address`, with the seeds' credentials and timeouts; made on first use. A replica read gets
+    /// connections of its own (`READONLY`).
+    private func node(_ address: String, readOnly: Bool = false) -> RedisNode {
+        let name = readOnly ? "readonly " + address : address
+        return state.withLock { state in
+            if let node = state.nodes[name] { return node }
             var configuration = seeds[0]
+            configuration.readOnly = readOnly
             if let parsed = HostPort(address), let port = parsed.port {
                 configuration.host = parsed.host
                 configuration.port = port
             }
             let node = RedisNode(configuration: configuration, group: group, logger: logger)
-            state.nodes[address] = node
+            state.nodes[name] = node
             return node
         }
     }

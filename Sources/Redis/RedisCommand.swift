@@ -6,14 +6,17 @@ public struct RedisCommand: Sendable {
     public let arguments: [[UInt8]]
     /// The key that decides the node; nil for commands that touch no key (`PING`), which go to the first node.
     public let routingKey: [UInt8]?
+    /// Reads only: a Redis Cluster replica may answer it (`REDIS_READ_FROM_REPLICAS`). Writes and scripts never.
+    public let isRead: Bool
 
-    private init(_ arguments: [[UInt8]], routingKey: [UInt8]?) {
+    private init(_ arguments: [[UInt8]], routingKey: [UInt8]?, isRead: Bool = false) {
         self.arguments = arguments
         self.routingKey = routingKey
+        self.isRead = isRead
     }
 
     public static func get(_ key: [UInt8]) -> RedisCommand {
-        RedisCommand([Array("GET".utf8), key], routingKey: key)
+        RedisCommand([Array("GET".utf8), key], routingKey: key, isRead: true)
     }
 
     /// `SET key value [EX seconds] [NX]`: replies `+OK`, or nil (`$-1`) when `onlyIfAbsent` found the key.
@@ -33,12 +36,12 @@ public struct RedisCommand: Sendable {
     }
 
     public static func exists(_ key: [UInt8]) -> RedisCommand {
-        RedisCommand([Array("EXISTS".utf8), key], routingKey: key)
+        RedisCommand([Array("EXISTS".utf8), key], routingKey: key, isRead: true)
     }
 
     /// Milliseconds the key has left: -1 without an expiry, -2 when absent.
     public static func timeToLive(_ key: [UInt8]) -> RedisCommand {
-        RedisCommand([Array("PTTL".utf8), key], routingKey: key)
+        RedisCommand([Array("PTTL".utf8), key], routingKey: key, isRead: true)
     }
 
     /// `EVAL script numkeys keys… args…`, routed by `keys[0]`. A script may only touch keys on that node: pass one

@@ -17,6 +17,9 @@ public struct RedisConfiguration: Sendable, CustomStringConvertible {
     /// First reconnect delay, doubling per failure up to `maximumBackoff`. Defaults 50 ms and 2 s.
     public var initialBackoff: Duration
     public var maximumBackoff: Duration
+    /// Sends `READONLY` after connecting: a Redis Cluster replica then answers reads of its master's slots.
+    /// Set by the cluster client on replica connections; default false.
+    public var readOnly = false
 
     public init(url: String) throws(RedisError) {
         guard url.hasPrefix("redis://") else {

@@ -109,13 +109,14 @@ final class RedisLoopConnection: @unchecked Sendable {
         return future
     }
 
-    /// AUTH and SELECT, before the connection is handed to callers.
+    /// AUTH, SELECT and READONLY, before the connection is handed to callers.
     private func handshake(_ channel: any Channel) -> EventLoopFuture<Void> {
         var steps: [[[UInt8]]] = []
         if let password = configuration.password {
             steps.append([Array("AUTH".utf8)] + (configuration.username.map { [Array($0.utf8)] } ?? []) + [Array(password.utf8)])
         }
         if configuration.database != 0 { steps.append([Array("SELECT".utf8), Array(String(configuration.database).utf8)]) }
+        if configuration.readOnly { steps.append([Array("READONLY".utf8)]) }
         var future = eventLoop.makeSucceededVoidFuture()
         for step in steps {
             future = future.flatMap {

@@ -38,7 +38,9 @@ public struct UsherClients: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
         let redis: RedisClient
         do {
-            redis = try RedisClient(url: configuration.redisURL, cluster: configuration.redisCluster, group: group, logger: logger)
+            redis = try RedisClient(
+                url: configuration.redisURL, cluster: configuration.redisCluster, readFromReplicas: configuration.redisReadFromReplicas, group: group,
+                logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error

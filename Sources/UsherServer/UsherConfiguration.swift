@@ -29,6 +29,8 @@ public struct UsherConfiguration: Sendable {
     public var redisURL: String
     /// `REDIS_CLUSTER` [0; 1: `REDIS_URL` lists seed nodes of a Redis Cluster].
     public var redisCluster: Bool
+    /// `REDIS_READ_FROM_REPLICAS` [0; 1 with `REDIS_CLUSTER=1`: cache reads may be answered by the slots' replicas].
+    public var redisReadFromReplicas: Bool
     /// `DATABASE_URL` [postgres://usher@127.0.0.1:5432/usher].
     public var databaseURL: String
     /// `S3_*`: read with the rest, but required only by what touches the bucket (`usher serve`, `presign`, `mirror`,
@@ -84,6 +86,10 @@ public struct UsherConfiguration: Sendable {
         appAddress = try HostAndPort(environment["USHER_APP_LISTEN"] ?? "127.0.0.1:8081", variable: "USHER_APP_LISTEN")
         redisURL = environment["REDIS_URL"] ?? "redis://127.0.0.1:6379/0"
         redisCluster = try environment.flag("REDIS_CLUSTER")
+        redisReadFromReplicas = try environment.flag("REDIS_READ_FROM_REPLICAS")
+        if redisReadFromReplicas && !redisCluster {
+            throw ConfigurationError("REDIS_READ_FROM_REPLICAS=1 needs REDIS_CLUSTER=1 (replicas are found in the cluster's slot map)")
+        }
         databaseURL = environment["DATABASE_URL"] ?? "postgres://usher@127.0.0.1:5432/usher"
         s3Setting = Result { () throws(ConfigurationError) in try S3Configuration(environment: environment) }
         let level = environment["LOG_LEVEL"] ?? "info"

@@ -41,6 +41,7 @@ import UsherTestSupport
         let map = try RedisCluster.SlotMap.parse(reply)
         #expect(map.owner(of: 0) == "127.0.0.1:7001" && map.owner(of: 5460) == "127.0.0.1:7001")
         #expect(map.owner(of: 5461) == "[::1]:7002" && map.owner(of: 16383) == "[::1]:7002")
+        #expect(map.replicas(of: 16383) == ["127.0.0.1:7005"] && map.replicas(of: 0).isEmpty)
         #expect(throws: RedisError.self) { try RedisCluster.SlotMap.parse(.array([.array([.integer(5), .integer(2)])])) }
         #expect(throws: RedisError.self) { try RedisCluster.SlotMap.parse(.error("CLUSTERDOWN")) }
     }
@@ -132,6 +133,106 @@ import UsherTestSupport
         await client.shutdown()
     }
 
+    /// `REDIS_READ_FROM_REPLICAS`: reads are answered by the replicas (over `READONLY` connections) with the values
+    /// written to the masters; writes and scripts stay on the masters.
+    @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
+    func readsGoToReplicasWithTheSameAnswers() async throws {
+        let client = try RedisClient(
+            url: try #require(LocalStack.clusterURL), cluster: true, readFromReplicas: true, group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test"))
+        let run = UUID().uuidString
+        let keys = (0..<30).map { Array("usher:test:\(run):r\($0)".utf8) }
+        for (index, key) in keys.enumerated() {
+            #expect(try await client.send(.set(key, Array("v\(index)".utf8), expireSeconds: 60)) == .simpleString("OK"))
+            // Replicated before it is read (replication is asynchronous): WAIT for one replica, 40 ms at a time (each
+            // command has the client's 50 ms timeout).
+            for _ in 0..<50 {
+                let acknowledged = try await client.send(.other([Array("WAIT".utf8), Array("1".utf8), Array("40".utf8)], routedBy: key))
+                if acknowledged == .integer(1) { break }
+            }
+        }
+        let replicas = try clusterNodes().split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 2, fields[2].contains("slave"), !fields[2].contains("fail") else { return nil }
+            return String(fields[1].split(separator: "@")[0].split(separator: ":").last!)
+        }
+        #expect(replicas.count == 3)
+        func replicaGets() throws -> Int {
+            try replicas.reduce(0) { total, port in
+                let stats = try output("redis-cli", ["-p", port, "info", "commandstats"])
+                let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_get:") }
+                let calls = line.flatMap { $0.split(separator: "=").dropFirst().first?.split(separator: ",").first }.flatMap { Int($0) } ?? 0
+                return total + calls
+            }
+        }
+        let before = try replicaGets()
+        for (index, key) in keys.enumerated() {
+            #expect(try await client.send(.get(key)) == .bulk(Array("v\(index)".utf8)))
+        }
+        let after = try replicaGets()
+        #expect(after - before == keys.count, "every read answered by a replica: \(after - before) of \(keys.count), replicas \(replicas)")
+        await client.shutdown()
+    }
+
+    /// A master killed with SIGKILL while a gateway serves its keys: the gateway answers every request (from Postgres
+    /// while the slots have no master), its replica is promoted (`cluster-node-timeout` 2 s in the local cluster),
+    /// and the gateway reads Redis again within 5 s of the promotion. The killed node then rejoins as a replica.
+    @Test(.enabled(if: clusterRunning && LocalStack.usesRedisCluster, "needs the test command's Redis Cluster pass"))
+    func aMasterKilledUnderLoadFailsOverWithNo5xx() async throws {
+        let server = try await TestServer.start(["USHER_LOCAL_CACHE_TTL": "0"])
+        var registered: [String] = []
+        for _ in 0..<30 { registered.append(try await server.registerVideo(uniqueID("failover"))) }
+        let ids = registered
+        let token = try server.token(owner: "o")
+        for id in ids { #expect(try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status == 302) }
+        let victim = try master(ofSlot: ClusterSlot.of(Array("usher:gen:\(ids[0])".utf8)))
+        let victimPort = String(victim.split(separator: ":").last!)
+        let victimIDs = try ids.filter { try master(ofSlot: ClusterSlot.of(Array("usher:gen:\($0)".utf8))) == victim }
+
+        let stop = ManagedAtomicFlag()
+        let load = Task {
+            var statuses: [Int: Int] = [:]
+            while !stop.isSet {
+                for id in ids {
+                    let status = (try? await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)").status) ?? -1
+                    statuses[status, default: 0] += 1
+                }
+            }
+            return statuses
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try LocalStack.redisCluster("kill", victimPort)
+        let killed = Date()
+        // Promoted: another node owns the victim's slot.
+        let promoted = try await LocalStack.eventually(within: 15) {
+            (try? master(ofSlot: ClusterSlot.of(Array("usher:gen:\(ids[0])".utf8)))).map { $0 != victim } ?? false
+        }
+        #expect(promoted, "the replica was not promoted within 15 s")
+        let promotedAt = Date()
+        // Back on Redis: the victim's keys are read from Redis again (hits grow while only they are asked for).
+        let before = try await redisHits(server)
+        let back = try await LocalStack.eventually(within: 5) {
+            for id in victimIDs { _ = try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)") }
+            return try await redisHits(server) >= before + Double(victimIDs.count)
+        }
+        #expect(back, "the gateway did not read Redis again within 5 s of the promotion")
+        let recovered = Date()
+        stop.set()
+        let statuses = await load.value
+        #expect(statuses.keys.allSatisfy { $0 == 302 }, "every answer a 302 through the failover: \(statuses)")
+        print(
+            "failover: promoted \(String(format: "%.1f", promotedAt.timeIntervalSince(killed))) s after the kill, Redis read again "
+                + "\(String(format: "%.1f", recovered.timeIntervalSince(promotedAt))) s after the promotion; answers \(statuses)")
+        try await server.stop()
+        try LocalStack.redisCluster("start")
+    }
+
+    func redisHits(_ server: TestServer) async throws -> Double {
+        let metrics = String(decoding: try await TestHTTP.request(server.appURL + "/metrics").body, as: UTF8.self)
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix(#"usher_cache_lookups_total{layer="redis",result="hit"}"#) }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
     /// The first seed's port, for `redis-cli`.
     var seedPort: String {
         let first = LocalStack.clusterURL?.split(separator: ",").first ?? "redis://127.0.0.1:7001/0"
@@ -140,7 +241,7 @@ import UsherTestSupport
 
     /// The masters' `host:port`, from `CLUSTER NODES` of the first seed.
     func masters() throws -> [String] {
-        let nodes = try output("redis-cli", ["-p", seedPort, "cluster", "nodes"])
+        let nodes = try clusterNodes()
         return nodes.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 2, fields[2].contains("master"), !fields[2].contains("fail") else { return nil }
@@ -148,8 +249,18 @@ import UsherTestSupport
         }
     }
 
+    /// `CLUSTER NODES` from the first of the six nodes that answers (one may have been killed).
+    func clusterNodes() throws -> String {
+        let first = Int(seedPort)!
+        var lastError: (any Error)?
+        for port in first..<(first + 6) {
+            do { return try output("redis-cli", ["-p", "\(port)", "cluster", "nodes"]) } catch { lastError = error }
+        }
+        throw lastError!
+    }
+
     func master(ofSlot slot: Int) throws -> String {
-        let nodes = try output("redis-cli", ["-p", seedPort, "cluster", "nodes"])
+        let nodes = try clusterNodes()
         for line in nodes.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 8, fields[2].contains("master") else { continue }
