@@ -19,6 +19,8 @@ final class RedisCluster: Sendable {
     struct Configuration: Sendable {
         /// How often the slot map is re-read when nothing prompted it. Default 10 s.
         var refreshInterval: Duration = .seconds(10)
+        /// The shortest time between two reads of the map. Default 100 ms.
+        var minimumRefreshSpacing: Duration = .milliseconds(100)
         /// Redirections followed for one command before its reply (the last `MOVED`) is returned. Default 5.
         var maximumRedirects = 5
         /// `REDIS_READ_FROM_REPLICAS`: reads (`RedisCommand.isRead`) go to the slot's replicas in turn, over
@@ -82,6 +84,10 @@ final class RedisCluster: Sendable {
         var map = SlotMap.empty
         var nodes: [String: RedisNode] = [:]
         var refreshing: EventLoopFuture<Void>?
+        /// When the last read of the map started, and whether it failed: with every node down, each failing command
+        /// asks for a read, and reads are spaced by `minimumRefreshSpacing` and logged once per outage.
+        var lastRefresh = NIODeadline.distantPast
+        var lastRefreshFailed = false
         var shutDown = false
     }
 
@@ -216,6 +222,9 @@ final class RedisCluster: Sendable {
         let (future, promise): (EventLoopFuture<Void>, EventLoopPromise<Void>?) = state.withLock { state in
             if state.shutDown { return (loop.makeFailedFuture(RedisError(.unavailable, "client shut down")), nil) }
             if let refreshing = state.refreshing { return (refreshing, nil) }
+            let now = NIODeadline.now()
+            if now < state.lastRefresh + TimeAmount(configuration.minimumRefreshSpacing) { return (loop.makeSucceededVoidFuture(), nil) }
+            state.lastRefresh = now
             let promise = loop.makePromise(of: Void.self)
             state.refreshing = promise.futureResult
             return (promise.futureResult, promise)
@@ -225,10 +234,13 @@ final class RedisCluster: Sendable {
         var unique: [String] = []
         for candidate in candidates where !unique.contains(candidate) { unique.append(candidate) }
         readMap(from: unique[...], on: loop).whenComplete { result in
-            self.state.withLock { state in
+            let firstFailure: Bool = self.state.withLock { state in
                 if case .success(let map) = result { state.map = map }
                 state.refreshing = nil
+                defer { state.lastRefreshFailed = (try? result.get()) == nil }
+                return (try? result.get()) == nil && !state.lastRefreshFailed
             }
+            if firstFailure { self.logger.warning("no Redis Cluster node answered CLUSTER SLOTS; retrying while commands come") }
             RedisClusterMetrics.refreshes.increment()
             promise.completeWith(result.map { _ in () })
         }
@@ -237,7 +249,6 @@ final class RedisCluster: Sendable {
 
     private func readMap(from candidates: ArraySlice<String>, on loop: any EventLoop) -> EventLoopFuture<SlotMap> {
         guard let address = candidates.first else {
-            logger.warning("no Redis Cluster node answered CLUSTER SLOTS")
             return loop.makeFailedFuture(RedisError(.unavailable, "no Redis Cluster node answered CLUSTER SLOTS"))
         }
         return node(address).send([Array("CLUSTER".utf8), Array("SLOTS".utf8)], on: loop).flatMapThrowing { reply in
