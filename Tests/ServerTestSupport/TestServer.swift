@@ -32,7 +32,7 @@ public final class TestServer: Sendable {
         let keysPath = FileManager.default.temporaryDirectory.appendingPathComponent("usher-test-keys-\(UUID().uuidString).json").path
         try jwks.write(toFile: keysPath, atomically: true, encoding: .utf8)
 
-        var values = LocalStack.usherEnvironment()
+        var values = LocalStack.usherEnvironment(overrides)
         values["USHER_LISTEN"] = "127.0.0.1:0"
         values["USHER_APP_LISTEN"] = "127.0.0.1:0"
         values["USHER_TOKEN_KEYS"] = keysPath

@@ -12,11 +12,6 @@ struct ImportCommandTests {
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    static func redis(_ arguments: String...) throws -> String {
-        let output = try run("redis-cli", ["-p", environment["REDIS_PORT"] ?? "6379", "-n", "1"] + arguments)
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     static func importing(_ lines: [String]) throws -> UsherBinary.Outcome {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -42,7 +37,7 @@ struct ImportCommandTests {
             try Self.psql("SELECT status, owner, visibility, object_key, mirrored_at IS NOT NULL FROM generations WHERE request_id = '\(a)'")
                 == "COMPLETED|studio|private|videos/\(a).mp4|t")
         #expect(try Self.psql("SELECT visibility FROM generations WHERE request_id = '\(b)'") == "public")
-        #expect(try Self.redis("EXISTS", "usher:gen:\(a)") == "1", "the cache entry is written")
+        #expect(try LocalStack.redisCLI("EXISTS", "usher:gen:\(a)") == "1", "the cache entry is written")
         let stamped = try Self.psql("SELECT updated_at FROM generations WHERE request_id = '\(a)'")
 
         // The same lines again change nothing; a line that conflicts with a stored row is reported and skipped.

@@ -74,12 +74,21 @@ public func runPythonPeerDetached<Output: Decodable>(_ script: String, input: so
 extension LocalStack {
     /// Runs `deploy/local/stack` (e.g. `stop redis`, `start`) for fault-injection tests.
     public static func stack(_ arguments: String...) throws {
+        try deployScript("stack", arguments)
+    }
+
+    /// Runs `deploy/local/redis-cluster` (`start`, `stop`, `kill PORT`).
+    public static func redisCluster(_ arguments: String...) throws {
+        try deployScript("redis-cluster", arguments)
+    }
+
+    private static func deployScript(_ name: String, _ arguments: [String]) throws {
         let outcome = try spawnAndWait(
-            "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/stack").path] + arguments, environment: environment)
+            "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/\(name)").path] + arguments, environment: environment)
         guard outcome.status == 0 else {
             throw ProcessFailure(
                 description:
-                    "stack \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))"
+                    "\(name) \(arguments.joined(separator: " ")) failed (status \(outcome.status)): \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))"
             )
         }
     }
@@ -102,17 +111,6 @@ extension LocalStack {
         }
     }
 
-    /// Runs `deploy/local/redis-cluster` (`start`, `stop`).
-    public static func redisCluster(_ arguments: String...) throws {
-        let outcome = try spawnAndWait(
-            "/bin/bash", [repositoryRoot.appendingPathComponent("deploy/local/redis-cluster").path] + arguments, environment: environment)
-        guard outcome.status == 0 else {
-            throw ProcessFailure(
-                description:
-                    "redis-cluster \(arguments.joined(separator: " ")) failed: \(String(decoding: outcome.stdout + outcome.stderr, as: UTF8.self))")
-        }
-    }
-
     /// Polls `condition` every 250 ms until it holds or `seconds` pass; returns whether it held.
     public static func eventually(within seconds: Double = 10, _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -123,13 +121,30 @@ extension LocalStack {
         return try await condition()
     }
 
+    /// The stack's single Redis, database 1: the tests' Redis outside the cluster pass.
+    public static var singleRedisURL: String { "redis://127.0.0.1:\(environment["REDIS_PORT"] ?? "6379")/1" }
+
+    /// `redis-cli` on the Redis that `usherEnvironment()` names: the stack's database 1, or on the cluster pass the
+    /// cluster through its first seed (`-c` follows `MOVED`); returns the trimmed output.
+    public static func redisCLI(_ arguments: String...) throws -> String {
+        var target = ["-p", environment["REDIS_PORT"] ?? "6379", "-n", "1"]
+        if usesRedisCluster, let seed = clusterURL?.split(separator: ",").first,
+            let port = seed.split(separator: ":").last?.split(separator: "/").first
+        {
+            target = ["-c", "-p", String(port)]
+        }
+        let output = try run("redis-cli", target + arguments)
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The environment for an `usher` process the tests spawn: the stack's settings on the test database and
-    /// Redis database 1, errors-only logging, plus `overrides`.
+    /// Redis database 1 (the Redis Cluster on the cluster pass), errors-only logging, plus `overrides`. A test that
+    /// names its own `REDIS_URL` (client-side shards, nodes it starts itself) gets exactly those nodes.
     public static func usherEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
         var values = environment
         values["DATABASE_URL"] = "postgres://usher@127.0.0.1:\(values["PG_PORT"] ?? "5432")/usher_test"
-        values["REDIS_URL"] = "redis://127.0.0.1:\(values["REDIS_PORT"] ?? "6379")/1"
-        if usesRedisCluster, let clusterURL {
+        values["REDIS_URL"] = singleRedisURL
+        if usesRedisCluster, let clusterURL, overrides["REDIS_URL"] == nil {
             values["REDIS_URL"] = clusterURL
             values["REDIS_CLUSTER"] = "1"
         }
