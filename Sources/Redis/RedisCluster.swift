@@ -117,9 +117,14 @@ final class RedisCluster: Sendable {
     // MARK: routing
 
     func send(_ command: RedisCommand, on loop: (any EventLoop)?) -> EventLoopFuture<RESPValue> {
-        let map = state.withLock { $0.map }
         let slot = command.routingKey.map(ClusterSlot.of)
-        let target = slot.flatMap(map.owner(of:)) ?? (slot == nil ? map.masters.first : nil)
+        let replicaReads = configuration.readFromReplicas && command.isRead
+        // The owner (and replicas) looked up under the lock: no copy of the map on each command.
+        let (target, replicas) = state.withLock { state -> (String?, [String]) in
+            let target = slot.flatMap(state.map.owner(of:)) ?? (slot == nil ? state.map.masters.first : nil)
+            guard replicaReads, let slot else { return (target, []) }
+            return (target, state.map.replicas(of: slot))
+        }
         guard let target else {
             // No map yet (first command) or a slot without a master (a failover under way): read the map, then try.
             let loop = loop ?? group.next()
@@ -131,15 +136,12 @@ final class RedisCluster: Sendable {
                 return self.send(command, to: target, redirects: 0, on: loop)
             }
         }
-        if configuration.readFromReplicas, command.isRead, let slot {
-            let replicas = map.replicas(of: slot)
-            if !replicas.isEmpty {
-                let replica = replicas[nextReplica.add(1, ordering: .relaxed).oldValue % replicas.count]
-                let sent = node(replica, readOnly: true).send(command.arguments, on: loop)
-                // A replica down or lagging a resharding: the master answers.
-                return follow(sent, command: command, redirects: 0).flatMapError { _ in
-                    self.send(command, to: target, redirects: 0, on: loop)
-                }
+        if !replicas.isEmpty {
+            let replica = replicas[nextReplica.add(1, ordering: .relaxed).oldValue % replicas.count]
+            let sent = node(replica, readOnly: true).send(command.arguments, on: loop)
+            // A replica down or lagging a resharding: the master answers.
+            return follow(sent, command: command, redirects: 0).flatMapError { _ in
+                self.send(command, to: target, redirects: 0, on: loop)
             }
         }
         return send(command, to: target, redirects: 0, on: loop)
@@ -150,51 +152,63 @@ final class RedisCluster: Sendable {
     }
 
     /// Returns `sent`'s reply, or follows it when it redirects (the reply to a redirected command may redirect again,
-    /// as when a slot finishes moving between an `ASK` and its retry).
+    /// as when a slot finishes moving between an `ASK` and its retry). One promise and one callback per command: a
+    /// `flatMap`/`flatMapError` chain cost three more allocations on every lookup of the cache-off path.
     private func follow(_ sent: EventLoopFuture<RESPValue>, command: RedisCommand, redirects: Int) -> EventLoopFuture<RESPValue> {
-        sent.flatMap { reply in
-            guard case .error(let message) = reply, redirects < self.configuration.maximumRedirects else {
-                return sent.eventLoop.makeSucceededFuture(reply)
-            }
-            if let moved = Self.redirect(message, kind: "MOVED") {
-                RedisClusterMetrics.moved.increment()
-                self.state.withLock { state in
-                    if let index = state.map.masters.firstIndex(of: moved.address) {
-                        state.map.owners[moved.slot] = Int16(index)
-                    } else if state.map.masters.count < Int(Int16.max) {
-                        state.map.owners[moved.slot] = Int16(state.map.masters.count)
-                        state.map.masters.append(moved.address)
-                        state.map.replicas.append([])
-                    }
+        let promise = sent.eventLoop.makePromise(of: RESPValue.self)
+        sent.whenComplete { result in
+            switch result {
+            case .success(let reply):
+                if case .error(let message) = reply, redirects < self.configuration.maximumRedirects,
+                    let next = self.redirected(message, command: command, redirects: redirects, on: sent.eventLoop)
+                {
+                    promise.completeWith(next)
+                } else {
+                    promise.succeed(reply)
                 }
-                self.refresh()
-                // Nodes learn a slot's new owner one by one (a resharding tells the target, then the source): past
-                // the first redirect, wait a little for the cluster to agree rather than bounce between two nodes.
-                guard redirects > 0 else { return self.send(command, to: moved.address, redirects: redirects + 1, on: sent.eventLoop) }
-                return sent.eventLoop.scheduleTask(in: .milliseconds(Int64(5 * redirects))) {}.futureResult.flatMap {
-                    self.send(command, to: moved.address, redirects: redirects + 1, on: sent.eventLoop)
-                }
+            case .failure(let error):
+                // A node gone (killed, failed over): re-read the map so the next commands find the new master.
+                if let error = error as? RedisError, error.isUnavailable { self.refresh() }
+                promise.fail(error)
             }
-            if let ask = Self.redirect(message, kind: "ASK") {
-                RedisClusterMetrics.ask.increment()
-                let target = self.node(ask.address)
-                // One connection, in order: ASKING lets the next command in on a slot the node is importing.
-                let asking = target.send([Array("ASKING".utf8)], on: sent.eventLoop)
-                let answer = target.send(command.arguments, on: sent.eventLoop)
-                return self.follow(asking.and(answer).map { $0.1 }, command: command, redirects: redirects + 1)
-            }
-            if message.hasPrefix("TRYAGAIN") {
-                // A multi-key command during a migration, its keys split for a moment: once more, shortly.
-                return sent.eventLoop.scheduleTask(in: .milliseconds(10)) {}.futureResult.flatMap {
-                    self.send(command, on: sent.eventLoop)
-                }
-            }
-            return sent.eventLoop.makeSucceededFuture(reply)
-        }.flatMapError { error in
-            // A node gone (killed, failed over): re-read the map so the next commands find the new master.
-            if let error = error as? RedisError, error.isUnavailable { self.refresh() }
-            return sent.eventLoop.makeFailedFuture(error)
         }
+        return promise.futureResult
+    }
+
+    /// The command sent again where an error reply sends it (`MOVED`, `ASK`, `TRYAGAIN`); nil for other errors.
+    private func redirected(_ message: String, command: RedisCommand, redirects: Int, on loop: any EventLoop) -> EventLoopFuture<RESPValue>? {
+        if let moved = Self.redirect(message, kind: "MOVED") {
+            RedisClusterMetrics.moved.increment()
+            state.withLock { state in
+                if let index = state.map.masters.firstIndex(of: moved.address) {
+                    state.map.owners[moved.slot] = Int16(index)
+                } else if state.map.masters.count < Int(Int16.max) {
+                    state.map.owners[moved.slot] = Int16(state.map.masters.count)
+                    state.map.masters.append(moved.address)
+                    state.map.replicas.append([])
+                }
+            }
+            refresh()
+            // Nodes learn a slot's new owner one by one (a resharding tells the target, then the source): past the
+            // first redirect, wait a little for the cluster to agree rather than bounce between two nodes.
+            guard redirects > 0 else { return send(command, to: moved.address, redirects: redirects + 1, on: loop) }
+            return loop.scheduleTask(in: .milliseconds(Int64(5 * redirects))) {}.futureResult.flatMap {
+                self.send(command, to: moved.address, redirects: redirects + 1, on: loop)
+            }
+        }
+        if let ask = Self.redirect(message, kind: "ASK") {
+            RedisClusterMetrics.ask.increment()
+            let target = node(ask.address)
+            // One connection, in order: ASKING lets the next command in on a slot the node is importing.
+            let asking = target.send([Array("ASKING".utf8)], on: loop)
+            let answer = target.send(command.arguments, on: loop)
+            return follow(asking.and(answer).map { $0.1 }, command: command, redirects: redirects + 1)
+        }
+        if message.hasPrefix("TRYAGAIN") {
+            // A multi-key command during a migration, its keys split for a moment: once more, shortly.
+            return loop.scheduleTask(in: .milliseconds(10)) {}.futureResult.flatMap { self.send(command, on: loop) }
+        }
+        return nil
     }
 
     /// `MOVED 3999 127.0.0.1:6381` → (3999, "127.0.0.1:6381").
