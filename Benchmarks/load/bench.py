@@ -213,6 +213,7 @@ def cmd_metrics(a):
 CASES = [
     ("usher-cache-off", "Usher, in-process cache off (Redis GET per request)"),
     ("usher-cluster-cache-off", "Usher on a Redis Cluster (3 masters + 3 replicas), cache off"),
+    ("usher-one-node-cluster-cache-off", "Usher on a one-node Redis Cluster (every slot on one master), cache off"),
     ("usher-cache-on", "Usher, in-process cache on (default 2 s)"),
     ("usher-healthz", "Usher `/healthz` (same process; expects 200: the floor, no token, lookup or signing)"),
     ("nginx-302", "nginx `return 302`"),
@@ -290,6 +291,26 @@ def cmd_report(a):
              "over the same window (CPU1 near 100% would mean wrk, not the server, is the limit).")
     L.append("")
 
+    if any(c and c.get("server_io_syscalls") is not None for c in cases.values()):
+        L.append("## Counts per request")
+        L.append("")
+        L.append("Over the same measured run, divided by its requests: read- and write-family syscalls (`syscr` + `syscw` "
+                 "of /proc/PID/io: read, readv, write, writev; not recv/send, epoll_wait and the like, so nginx's reads, "
+                 "which use recv, are not in its figure) and context switches of every thread, of the server and of its "
+                 "redis-server(s). Noise moves these far less than time.")
+        L.append("")
+        L.append("| Case | server read+write syscalls | server context switches | Redis read+write syscalls | Redis context switches |")
+        L.append("|---|---:|---:|---:|---:|")
+        for name, label in CASES:
+            c = cases[name]
+            if not c or c.get("server_io_syscalls") is None:
+                continue
+            n = max(1, c["requests"])
+            redis_io = f"{c['redis_io_syscalls'] / n:.2f}" if c.get("redis_io_syscalls") is not None else "–"
+            redis_sw = f"{c['redis_switches'] / n:.3f}" if c.get("redis_switches") is not None else "–"
+            L.append(f"| {label} | {c['server_io_syscalls'] / n:.2f} | {c['server_switches'] / n:.3f} | {redis_io} | {redis_sw} |")
+        L.append("")
+
     L.append("## Targets")
     L.append("")
     L.append("| Target | Measured | |")
@@ -305,6 +326,10 @@ def cmd_report(a):
     if off and cluster:
         target("Usher on a Redis Cluster ≥ 0.9 × one Redis node req/s (cache off)", f"{cluster['rps'] / off['rps']:.2f} ×",
                cluster["rps"] / off["rps"] >= 0.9)
+    one_node = cases.get("usher-one-node-cluster-cache-off")
+    if off and one_node:
+        target("Usher's cluster routing alone (one-node cluster) ≥ 0.9 × one Redis node req/s (cache off)",
+               f"{one_node['rps'] / off['rps']:.2f} ×", one_node["rps"] / off["rps"] >= 0.9)
     if base_rps and on:
         target("Usher cache on ≥ 0.5 × nginx secure_link req/s", f"{on['rps'] / base_rps:.2f} ×", on["rps"] / base_rps >= 0.5)
     for c, label in ((off, "cache off"), (on, "cache on")):
@@ -318,6 +343,34 @@ def cmd_report(a):
         if c and c["unexpected"]:
             L.append(f"| Usher {label}: all responses 302 | {c['unexpected']} others ({c['unexpected_codes']}); sample: `{c['unexpected_sample'][:120]}` | **missed** |")
     L.append("")
+
+    bench_path = os.path.join(d, "redis-benchmark.tsv")
+    if os.path.exists(bench_path):
+        redis_rows = {}
+        with open(bench_path) as f:
+            for line in f:
+                name, depth, ops = line.split("\t")
+                redis_rows[(name, int(depth))] = float(ops)
+        L.append("## Redis beside it (same run)")
+        L.append("")
+        L.append("`redis-benchmark -c 64 -t get` from CPU 1 against the same redis-server(s) on CPU 0, after the cases "
+                 "above on them: what a Redis core does on its own, next to what the gateway asks of it.")
+        L.append("")
+        L.append("| Redis | GET/s, 16-deep pipelines | GET/s, one round trip each |")
+        L.append("|---|---:|---:|")
+        for name, label in (("one-node", "one node"), ("cluster", "the cluster (3 masters + 3 replicas, one core)")):
+            if (name, 16) in redis_rows:
+                L.append(f"| {label} | {redis_rows[(name, 16)]:,.0f} | {redis_rows.get((name, 1), 0):,.0f} |")
+        L.append("")
+        for case, name in (("usher-cache-off", "one-node"), ("usher-cluster-cache-off", "cluster")):
+            c = cases.get(case)
+            if c and c.get("redis_cpu_us_per_req") and (name, 16) in redis_rows:
+                per_core = 1e6 / c["redis_cpu_us_per_req"]
+                L.append(f"- {case}: Redis spent {c['redis_cpu_us_per_req']:.2f} µs of CPU per gateway request, so a Redis "
+                         f"core carries about {per_core:,.0f} such requests/s, {per_core / c['rps']:.1f} × this gateway "
+                         f"core's {c['rps']:,.0f} req/s (redis-benchmark's pipelined GETs: "
+                         f"{redis_rows[(name, 16)] / c['rps']:.0f} ×).")
+        L.append("")
 
     L.append("## What p99 ≤ 3 ms asks of throughput")
     L.append("")
