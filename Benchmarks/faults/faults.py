@@ -201,14 +201,14 @@ REDIS_FAILOVER = "redis master SIGKILL"
 CLUSTER = os.path.join(ROOT, "deploy", "local", "redis-cluster")
 
 
-def cluster_port(url):
-    return url.split(",")[0].rsplit(":", 1)[1].split("/")[0]
+def seed_ports(url):
+    """`redis://127.0.0.1:7001/0,…` → ["7001", …]."""
+    return [seed.rsplit(":", 1)[1].split("/")[0] for seed in url.split(",")]
 
 
 def master_port(url, slot, exclude=None):
     """The port of the live master owning `slot`, from CLUSTER NODES of the first seed that answers."""
-    for seed in url.split(","):
-        port = seed.rsplit(":", 1)[1].split("/")[0]
+    for port in seed_ports(url):
         nodes = subprocess.run(["redis-cli", "-p", port, "cluster", "nodes"], capture_output=True, text=True).stdout
         if not nodes.strip():
             continue
@@ -348,7 +348,7 @@ def main():
         victim = {}
 
         def kill_master():
-            slot = subprocess.run(["redis-cli", "-p", cluster_port(arguments.cluster_url), "cluster", "keyslot", f"usher:gen:{ids[0]}"],
+            slot = subprocess.run(["redis-cli", "-p", seed_ports(arguments.cluster_url)[0], "cluster", "keyslot", f"usher:gen:{ids[0]}"],
                                   capture_output=True, text=True, check=True).stdout.strip()
             victim["port"] = master_port(arguments.cluster_url, int(slot))
             victim["slot"] = int(slot)

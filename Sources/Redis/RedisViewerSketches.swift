@@ -18,6 +18,9 @@ public struct RedisViewerSketches: ViewerSketches {
 
     static func dailyKeyName(_ day: PlayDay) -> [UInt8] { Array("usher:plays:key:\(day.number)".utf8) }
 
+    /// A viewer hash as the sketch's element: its hex digits (the script's `PFADD` and the cluster's take the same).
+    static func element(_ hash: UInt64) -> [UInt8] { Array(String(hash, radix: 16).utf8) }
+
     /// KEYS: one sketch per entry; ARGV: seconds to keep, then per key its count of hashes and the hashes.
     static let addScript = """
         local ttl = ARGV[1]
@@ -89,7 +92,7 @@ public struct RedisViewerSketches: ViewerSketches {
             // A key alone in its group (on a cluster, where groups are slots, nearly every key): PFADD and EXPIRE,
             // pipelined below, rather than one script round trip per key.
             if group.count == 1, let entry = group.first {
-                alone.append(.hyperLogLogAdd(entry.key, entry.hashes.map { Array(String($0, radix: 16).utf8) }))
+                alone.append(.hyperLogLogAdd(entry.key, entry.hashes.map(Self.element)))
                 alone.append(.expire(entry.key, seconds: seconds))
                 continue
             }
@@ -106,7 +109,7 @@ public struct RedisViewerSketches: ViewerSketches {
                 var arguments: [[UInt8]] = [Array(String(seconds).utf8)]
                 for entry in slice {
                     arguments.append(Array(String(entry.hashes.count).utf8))
-                    for hash in entry.hashes { arguments.append(Array(String(hash, radix: 16).utf8)) }
+                    for hash in entry.hashes { arguments.append(Self.element(hash)) }
                 }
                 _ = try await client.send(.eval(Self.addScript, keys: slice.map(\.key), arguments: arguments)).orThrow()
                 start = end

@@ -234,10 +234,7 @@ import UsherTestSupport
     }
 
     /// The first seed's port, for `redis-cli`.
-    var seedPort: String {
-        let first = LocalStack.clusterURL?.split(separator: ",").first ?? "redis://127.0.0.1:7001/0"
-        return String(first.split(separator: ":").last!.split(separator: "/").first!)
-    }
+    var seedPort: String { LocalStack.clusterSeedPort ?? "7001" }
 
     /// The masters' `host:port`, from `CLUSTER NODES` of the first seed.
     func masters() throws -> [String] {

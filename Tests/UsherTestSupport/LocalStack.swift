@@ -22,6 +22,13 @@ public enum LocalStack {
     /// The seeds of the local Redis Cluster, when the test command started it.
     public static var clusterURL: String? { environment["REDIS_CLUSTER_URL"] }
 
+    /// The first seed's port (`redis://127.0.0.1:7001/0,…` → `7001`), for `redis-cli`.
+    public static var clusterSeedPort: String? {
+        guard let seed = clusterURL?.split(separator: ",").first, let port = seed.split(separator: ":").last?.split(separator: "/").first
+        else { return nil }
+        return String(port)
+    }
+
     public static let skipReason: Comment = "needs the local stack and its Python peers: run `bash deploy/local/test`"
 
     /// The venv's Python, with botocore, PyJWT and cryptography.
@@ -128,11 +135,7 @@ extension LocalStack {
     /// cluster through its first seed (`-c` follows `MOVED`); returns the trimmed output.
     public static func redisCLI(_ arguments: String...) throws -> String {
         var target = ["-p", environment["REDIS_PORT"] ?? "6379", "-n", "1"]
-        if usesRedisCluster, let seed = clusterURL?.split(separator: ",").first,
-            let port = seed.split(separator: ":").last?.split(separator: "/").first
-        {
-            target = ["-c", "-p", String(port)]
-        }
+        if usesRedisCluster, let port = clusterSeedPort { target = ["-c", "-p", port] }
         let output = try run("redis-cli", target + arguments)
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
