@@ -228,7 +228,7 @@ final class EdgeMetrics: Sendable {
         }
     }
 
-    private static let statuses: [UInt] = [200, 302, 400, 401, 403, 404, 405, 410, 413, 414, 429, 431, 503]
+    private static let statuses: [UInt] = [200, 204, 302, 400, 401, 403, 404, 405, 410, 413, 414, 429, 431, 503]
     private let latency: [Timer]
     /// By route, then by the status's position in `statuses`.
     private let counters: [[Counter]]

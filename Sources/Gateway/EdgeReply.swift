@@ -22,6 +22,8 @@ struct EdgeReply {
     var contentType: StaticString?
     var extraHeaders: [(String, String)]
     var body: String
+    /// CORS headers (`CORSPolicy`): set on every `/v` and `/s` answer once `USHER_CORS_ORIGINS` is set.
+    var cors: CORSGrant? = nil
 
     /// `302 Found` with the headers every redirect carries.
     static func redirect(to location: String, caching: Caching) -> EdgeReply {
@@ -88,8 +90,12 @@ struct EdgeReply {
             buffer.writeStaticString(": ")
             buffer.writeString(value)
         }
-        buffer.writeStaticString("\r\nContent-Length: ")
-        buffer.writeString(String(body.utf8.count))
+        cors?.encode(into: &buffer)
+        // RFC 9110 §8.6: no Content-Length in a 204 (a CORS preflight's answer).
+        if status != .noContent {
+            buffer.writeStaticString("\r\nContent-Length: ")
+            buffer.writeString(String(body.utf8.count))
+        }
         buffer.writeStaticString("\r\nDate: ")
         buffer.writeString(date)
         switch connection {

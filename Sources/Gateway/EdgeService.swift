@@ -69,6 +69,28 @@ public final class EdgeService: EdgeResponder, Sendable {
     func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
+        guard let cors = configuration.cors, route.servesVideo else {
+            return limitedAnswer(route, method: method, query: query, headers: headers, peer: peer, on: loop)
+        }
+        let grant = cors.grant(origin: headers.first(name: "origin"), credentialed: headers.contains(name: "cookie"))
+        if method == .OPTIONS { return .now(cors.preflight(grant)) }
+        switch limitedAnswer(route, method: method, query: query, headers: headers, peer: peer, on: loop) {
+        case .now(var reply):
+            reply.cors = grant
+            return .now(reply)
+        case .later(let future):
+            return .later(
+                future.map { reply in
+                    var reply = reply
+                    reply.cors = grant
+                    return reply
+                })
+        }
+    }
+
+    private func limitedAnswer(
+        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop
+    ) -> Answer {
         // The client's IP bucket comes before any token work, in every mode, so a flood of forged tokens costs
         // one bucket check each, not a signature check.
         if rateLimiter.isEnabled, route.isLimited,
@@ -354,6 +376,14 @@ public final class EdgeService: EdgeResponder, Sendable {
 }
 
 extension EdgeRoute {
+    /// `/v/…` and `/s/…`, malformed ids included: the answers CORS applies to, errors included.
+    var servesVideo: Bool {
+        switch self {
+        case .video, .share, .malformedID: true
+        case .healthz, .readyz, .unknown: false
+        }
+    }
+
     /// The routes rate limits apply to (health checks never are).
     var isLimited: Bool {
         switch self {

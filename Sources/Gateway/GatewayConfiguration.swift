@@ -53,5 +53,9 @@ public struct GatewayConfiguration: Sendable {
     /// address in it (the one the trusted proxy appended). Unset: the connection's peer address. Default none.
     public var trustedProxyHeader: String?
 
+    /// `USHER_CORS_ORIGINS` (comma-separated origins, or `*`): the pages whose scripts may read `/v` and `/s`
+    /// answers, preflights included. Default none: no CORS headers, and `OPTIONS` answers 405.
+    public var cors: CORSPolicy?
+
     public init() {}
 }

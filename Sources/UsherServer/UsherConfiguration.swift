@@ -110,6 +110,9 @@ public struct UsherConfiguration: Sendable {
         gateway.maximumConnections = try environment.integer("USHER_MAX_CONNECTIONS", default: 16_384, range: 1...10_000_000)
         gateway.reportOnly = try environment.flag("USHER_AUTH_REPORT_ONLY")
         gateway.trustedProxyHeader = environment["USHER_TRUSTED_PROXY_HEADER"]
+        if let origins = environment["USHER_CORS_ORIGINS"] {
+            do { gateway.cors = try CORSPolicy(parsing: origins) } catch { throw ConfigurationError("USHER_CORS_ORIGINS: \(error)") }
+        }
         let rate = try environment.integer("USHER_RATE_LIMIT_RPS", default: 0, range: 0...1_000_000)
         let burst = try environment.integer("USHER_RATE_LIMIT_BURST", default: max(1, 2 * rate), range: 1...10_000_000)
         rateLimit = RateLimiter.Configuration(rate: Double(rate), burst: Double(burst), shared: try environment.flag("USHER_RATE_LIMIT_REDIS"))

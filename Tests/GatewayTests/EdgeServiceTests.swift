@@ -21,13 +21,14 @@ import ViewerAuth
         let service: EdgeService
         let minter: ViewerTokenMinter
 
-        init(publicBaseURL: String? = nil) async throws {
+        init(publicBaseURL: String? = nil, cors: CORSPolicy? = nil) async throws {
             let fixture = DeliveryFixture()
             let logger = Logger(label: "edge-service-test")
             let jwks = #"{"keys":[{"kty":"oct","kid":"k1","k":"\#(Base64URL.encode(try SecureRandom.bytes(32)))"}]}"#
             let keySet = try ViewerKeySet(jwks: Array(jwks.utf8))
             var configuration = GatewayConfiguration()
             configuration.publicBaseURL = publicBaseURL
+            configuration.cors = cors
             let s3 = try S3Configuration(
                 endpoint: try S3Endpoint("http://127.0.0.1:9"), bucket: "videos",
                 credentials: S3Credentials(accessKeyID: "id", secretAccessKey: "secret"))
