@@ -73,6 +73,12 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))
     }
+    // The API's description (admin API and fal webhook), as committed: no auth, like the routes' own problem pages.
+    router.get("openapi.yaml") { _, _ -> Response in
+        Response(
+            status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
+    }
     if dependencies.servesAdmin {
         let v1 = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens.map { Array($0.utf8) }))
         GenerationsController(generations: dependencies.generations, plays: dependencies.plays, cdnURLs: dependencies.cdnURLs).addRoutes(to: v1)

@@ -53,6 +53,21 @@ import Testing
             && String(buffer: response.body).contains(#""status":\#(status.code)"#)
     }
 
+    /// The document served is the committed one, byte for byte (it is compiled in), without auth.
+    @Test func theAPIDescriptionIsServedAsCommitted() async throws {
+        let committed = try Data(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/AppServer/openapi.yaml"))
+        try await Self.application().test(.router) { client in
+            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/yaml; charset=utf-8")
+                let same = Array(buffer: response.body) == Array(committed)
+                #expect(same, "the document served (\(response.body.readableBytes) bytes) is not the committed file (\(committed.count))")
+                #expect(String(buffer: response.body).hasPrefix("openapi: 3.1"))
+            }
+        }
+    }
+
     @Test func healthAnswersWithoutDependencies() async throws {
         try await Self.application().test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
