@@ -69,6 +69,7 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
     }
     router.get("metrics") { _, _ -> Response in
         await recordQueueGauges(dependencies.jobs)
+        await recordDependencyGauges(dependencies.readiness)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: UsherMetrics.registry.emitToBuffer())))

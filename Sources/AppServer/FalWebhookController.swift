@@ -26,7 +26,7 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
         do {
             body = Array(buffer: try await request.body.collect(upTo: Self.maximumBody))
         } catch {
-            metrics.count("too_large")
+            metrics.count(.tooLarge)
             throw ProblemError(.contentTooLarge, code: "too-large", detail: "Webhook bodies are limited to 1 MiB.")
         }
         let headers = FalWebhookHeaders(
@@ -39,30 +39,30 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
             verdict = try await verifier.verifySender(headers, body: body, now: Int64(Date().timeIntervalSince1970))
         } catch {
             // fal's keys could not be loaded: ask fal to retry rather than refuse for good.
-            metrics.count("keys_unavailable")
+            metrics.count(.keysUnavailable)
             throw ProblemError.unavailable("fal's signing keys are unavailable.")
         }
         if case .failure(let rejection) = verdict {
             // Refused before the body is parsed: nothing is stored and nothing is fetched.
-            metrics.count(rejection.status == 403 ? "unknown_sender" : "bad_signature")
+            metrics.count(rejection.status == 403 ? .unknownSender : .badSignature)
             throw ProblemError(.init(code: rejection.status), code: rejection.code, detail: rejection.detail)
         }
         let payload: FalWebhookPayload
         switch FalWebhookPayload.parse(body) {
         case .success(let parsed): payload = parsed
         case .failure(let rejection):
-            metrics.count("bad_payload")
+            metrics.count(.badPayload)
             throw ProblemError.badRequest(rejection.detail)
         }
         guard payload.requestID == headers.requestID else {
-            metrics.count("id_mismatch")
+            metrics.count(.idMismatch)
             throw ProblemError.badRequest("X-Fal-Webhook-Request-Id differs from the body's request_id.")
         }
         guard RequestID.isValid(payload.requestID) else {
-            metrics.count("bad_payload")
+            metrics.count(.badPayload)
             throw ProblemError.badRequest("request_id must be 1 to 128 of A-Za-z0-9._-.")
         }
-        metrics.count("ok")
+        metrics.count(.ok)
 
         let outcome: WebhookOutcome
         do {
@@ -86,9 +86,27 @@ struct FalWebhookController<Context: RequestContext>: Sendable {
     }
 }
 
-/// Webhook verifications by result, for `/metrics`.
+/// Webhook verifications by result, for `/metrics`. Every result's counter exists from the start at zero: a series
+/// born at 1 hides its first event from `increase()`, and so from the alerts (deploy/observability).
 struct WebhookMetrics: Sendable {
-    func count(_ result: String) {
-        Counter(label: "usher_webhook_verifications_total", dimensions: [("result", result)]).increment()
+    enum Result: String, CaseIterable {
+        case ok
+        case tooLarge = "too_large"
+        case keysUnavailable = "keys_unavailable"
+        case unknownSender = "unknown_sender"
+        case badSignature = "bad_signature"
+        case badPayload = "bad_payload"
+        case idMismatch = "id_mismatch"
     }
+
+    private let counters: [Result: Counter]
+
+    init() {
+        counters = Dictionary(
+            uniqueKeysWithValues: Result.allCases.map {
+                ($0, Counter(label: "usher_webhook_verifications_total", dimensions: [("result", $0.rawValue)]))
+            })
+    }
+
+    func count(_ result: Result) { counters[result]?.increment() }
 }

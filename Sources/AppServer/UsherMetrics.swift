@@ -1,4 +1,5 @@
 import CoreMetrics
+import Gateway
 import Postgres
 public import Prometheus
 
@@ -21,11 +22,21 @@ public enum UsherMetrics {
     public static func bootstrap() { _ = bootstrapped }
 }
 
-/// `usher_mirror_jobs{state}` from Postgres, read when `/metrics` is scraped; a database that cannot answer leaves the
-/// last values (the scrape itself still succeeds).
+/// `usher_mirror_jobs{state}` and `usher_mirror_oldest_queued_job_age_seconds` from Postgres, read when `/metrics` is
+/// scraped; a database that cannot answer leaves the last values (the scrape itself still succeeds).
 func recordQueueGauges(_ jobs: MirrorJobStore) async {
-    guard let counts = try? await jobs.countByState() else { return }
+    guard let (counts, oldest) = try? await jobs.countByState() else { return }
     for (state, count) in counts {
         Gauge(label: "usher_mirror_jobs", dimensions: [("state", state)]).record(count)
+    }
+    Gauge(label: "usher_mirror_oldest_queued_job_age_seconds").record(oldest)
+}
+
+/// `usher_dependency_up{dependency}` (1 or 0) from the readiness check, read when `/metrics` is scraped: what
+/// `/readyz` says, as a series an alert can watch.
+func recordDependencyGauges(_ readiness: Readiness) async {
+    let status = await readiness.check()
+    for (dependency, up) in [("redis", status.redis), ("postgres", status.postgres), ("revocations", status.revocations)] {
+        Gauge(label: "usher_dependency_up", dimensions: [("dependency", dependency)]).record(up ? 1 : 0)
     }
 }

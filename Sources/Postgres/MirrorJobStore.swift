@@ -104,10 +104,14 @@ public struct MirrorJobStore: MirrorTransitions {
 
     /// The queue by state, for `/metrics`: leased now, due and waiting to be claimed, and backing off until `run_after`.
     /// The table holds only unfinished jobs, so this stays cheap.
+    /// Jobs running, queued (due, unclaimed) and waiting (backing off), and how long the oldest queued job has been
+    /// due: the queue's age, which a backlog count alone does not show (a few stuck jobs, or workers gone).
     static let countByState = """
         SELECT count(*) FILTER (WHERE locked_until > now()),
                count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after <= now()),
-               count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after > now())
+               count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after > now()),
+               coalesce(extract(epoch FROM now() - min(run_after)
+                   FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after <= now())), 0)::float8
         FROM mirror_jobs
         """
 
@@ -200,9 +204,11 @@ public struct MirrorJobStore: MirrorTransitions {
 
     /// Queues every PENDING or FAILED generation with a `fal_url`; returns their ids.
     /// Jobs by state: `running` (leased), `queued` (due), `waiting` (retrying later).
-    public func countByState() async throws -> [(state: String, count: Int)] {
+    /// Jobs by state, and the seconds the oldest queued job has been due (0 when none is).
+    public func countByState() async throws -> (counts: [(state: String, count: Int)], oldestQueuedSeconds: Double) {
         let row = try await client.query(Self.countByState).rows.first ?? []
-        return zip(["running", "queued", "waiting"], row).map { ($0, $1.flatMap { Int($0) } ?? 0) }
+        let counts = zip(["running", "queued", "waiting"], row.prefix(3)).map { ($0, $1.flatMap { Int($0) } ?? 0) }
+        return (counts, row.count > 3 ? row[3].flatMap { Double($0) } ?? 0 : 0)
     }
 
     public func backfill() async throws -> [String] {

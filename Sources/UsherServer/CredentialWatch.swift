@@ -1,4 +1,5 @@
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// Warns before temporary S3 credentials (`S3_SESSION_TOKEN` with `S3_CREDENTIALS_EXPIRE_AT`) expire, and says so
@@ -33,6 +34,8 @@ public struct CredentialWatch: Service {
     }
 
     public func run() async throws {
+        // For alerts (deploy/observability): the expiry as a series, `… - time() < 3600` warns an hour ahead.
+        Gauge(label: "usher_s3_credentials_expiry_timestamp_seconds").record(expiresAt)
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 if let (level, text) = message(at: now()) { logger.log(level: level, "\(text)") }
