@@ -56,9 +56,12 @@ public struct AppDependencies: Sendable {
 /// Every route of the app listener, in one place: health and metrics in every role; `/v1`, `/webhooks/fal`
 /// and (with `USHER_DEMO=1`) `/demo` with `webhook`.
 public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicRequestContext> {
-    let router = Router()
+    // HEAD of every GET route answers as the GET does, without the body (RFC 9110 §9.3.2).
+    let router = Router(options: .autoGenerateHeadEndpoints)
+    let methods = RouteMethods()
     router.add(middleware: AppMetricsMiddleware())
-    router.add(middleware: ProblemMiddleware(retryAfterUnavailable: dependencies.retryAfterUnavailable))
+    router.add(middleware: ProblemMiddleware(retryAfterUnavailable: dependencies.retryAfterUnavailable, methods: methods))
+    router.add(middleware: RequestTargetMiddleware(maximumURILength: EdgeRequest.maximumURILength))
     router.get("healthz") { _, _ in "ok\n" }
     router.get("readyz") { _, _ -> Response in
         let status = await dependencies.readiness.check()
@@ -91,5 +94,6 @@ public func buildAppRouter(_ dependencies: AppDependencies) -> Router<BasicReque
             FalWebhookController(verifier: verifier, generations: dependencies.generations).addRoutes(to: router)
         }
     }
+    methods.load(from: router)
     return router
 }

@@ -40,6 +40,8 @@ public struct ProblemError: HTTPResponseError, Sendable {
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Seconds a client should wait after a 503 (`GatewayConfiguration.retryAfterUnavailable`, as on the edge).
     let retryAfterUnavailable: Int
+    /// The methods of each route, for 405 and `Allow` when a known path is asked with another method.
+    let methods: RouteMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -49,7 +51,17 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 problem.headers[.retryAfter] = String(retryAfterUnavailable)
             }
             throw problem
+        } catch let error as any StorageFailure where error.isInvalidInput {
+            throw ProblemError.badRequest("A value was refused by the database as malformed.")
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound {
+                let allowed = methods.allowed(path: request.uri.path)
+                if !allowed.isEmpty {
+                    throw ProblemError(
+                        .methodNotAllowed, code: Self.code(.methodNotAllowed), detail: Self.detail(.methodNotAllowed),
+                        headers: [.allow: allowed.joined(separator: ", ")])
+                }
+            }
             throw ProblemError(error.status, code: Self.code(error.status), detail: Self.detail(error.status))
         } catch {
             context.logger.error("app listener: unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])

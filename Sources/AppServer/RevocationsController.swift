@@ -31,8 +31,8 @@ struct RevocationsController<Context: RequestContext>: Sendable {
                 throw ProblemError.badRequest("Unknown member \"\(name)\": use jti, sub or request_id, and until.")
             }
             guard target == nil else { throw ProblemError.badRequest("Name exactly one of jti, sub and request_id.") }
-            guard case .string(let text) = value, Revocation.valueBytes.contains(text.utf8.count) else {
-                throw ProblemError.badRequest("\(name) must be a string of 1 to 256 bytes.")
+            guard case .string(let text) = value, Revocation.valueBytes.contains(text.utf8.count), !text.utf8.contains(0) else {
+                throw ProblemError.badRequest("\(name) must be a string of 1 to 256 bytes, without U+0000.")
             }
             target = (kind, text)
         }
@@ -43,7 +43,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
             revocation = try await revocations.add(kind, value: value, until: until)
         } catch let error as any StorageFailure where error.isInvalidInput {
             throw ProblemError.badRequest("until must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.")
-        } catch {
+        } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         return try JSONBody.response(RevocationBody(revocation: revocation), status: .created)
@@ -60,7 +60,7 @@ struct RevocationsController<Context: RequestContext>: Sendable {
         }
         do {
             _ = try await revocations.remove(kind, value: value)
-        } catch {
+        } catch let error as any StorageFailure where error.isUnavailable {
             throw ProblemError.unavailable("The database is unavailable.")
         }
         return Response(status: .noContent)

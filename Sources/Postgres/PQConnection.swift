@@ -32,6 +32,11 @@ public final class PQConnection: @unchecked Sendable {
     /// Runs one statement with text parameters (`$1`, `$2`, …): values never travel inside the SQL text.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws(PQError) -> PQRows {
+        // libpq takes C strings: a value holding U+0000 would be cut there and a different value stored. PostgreSQL's
+        // text cannot hold it either, so refuse it as PostgreSQL would (22021, a data exception: invalid input).
+        if parameters.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PQError(.query, sqlState: "22021", "a parameter contains U+0000, which PostgreSQL text cannot hold")
+        }
         let result = withCStrings(parameters) { values in
             PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }

@@ -154,6 +154,60 @@ import Testing
         }
     }
 
+    /// U+0000 never reaches the database (a C string would end there and another value be stored: `abc\u0000def`
+    /// revoked `abc`), and times stay within what an answer can write back as RFC 3339 UTC.
+    @Test func nulAndOutOfRangeTimesAre400() async throws {
+        let store = InMemoryStore()
+        try await Self.application(store: store).test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)", .contentType: "application/json"]
+            let refused: [(String, String)] = [
+                ("/v1/generations", #"{"request_id":"n1","owner":"team-a\u0000x","visibility":"private"}"#),
+                ("/v1/generations", #"{"request_id":"n2","visibility":"private","expires_at":"9999-12-31T23:00:00-05:00"}"#),
+                ("/v1/generations", #"{"request_id":"n3","visibility":"private","expires_at":"0001-01-01T00:00:00+05:00"}"#),
+                ("/v1/generations", #"{"request_id":"n4","visibility":"private","expires_at":"2026-13-01T00:00:00Z"}"#),
+                ("/v1/revocations", #"{"jti":"abc\u0000def"}"#),
+            ]
+            for (uri, body) in refused {
+                try await client.execute(uri: uri, method: .post, headers: bearer, body: ByteBuffer(string: body)) {
+                    #expect(Self.isProblem($0, status: .badRequest), "\(body)")
+                }
+            }
+            // A NUL in an ignored member is ignored, like the member.
+            let ignored = #"{"request_id":"n5","visibility":"private","note\u0000":"x\u0000"}"#
+            try await client.execute(uri: "/v1/generations", method: .post, headers: bearer, body: ByteBuffer(string: ignored)) {
+                #expect($0.status == .created)
+            }
+            for uri in ["/v1/revocations/jti/abc%00zzz", "/v1/generations?owner=team-a%00zzz", "/v1/generations/n5%00"] {
+                let method: HTTPRequest.Method = uri.hasPrefix("/v1/revocations") ? .delete : .get
+                try await client.execute(uri: uri, method: method, headers: bearer) { #expect(Self.isProblem($0, status: .badRequest), "\(uri)") }
+            }
+            try await client.execute(uri: "/healthz?" + String(repeating: "a", count: 9000), method: .get) {
+                #expect(Self.isProblem($0, status: .uriTooLong))
+            }
+        }
+        #expect(try await store.find("n1") == nil)
+        #expect(try await store.find("n2") == nil)
+    }
+
+    @Test func aKnownPathAskedWithAnotherMethodIs405WithAllowAndGetRoutesAnswerHead() async throws {
+        try await Self.application().test(.router) { client in
+            let bearer: HTTPFields = [.authorization: "Bearer \(Self.admin)"]
+            try await client.execute(uri: "/healthz", method: .post) { response in
+                #expect(Self.isProblem(response, status: .methodNotAllowed))
+                #expect(response.headers[.allow] == "GET, HEAD")
+            }
+            try await client.execute(uri: "/v1/generations/abc", method: .post, headers: bearer) { response in
+                #expect(Self.isProblem(response, status: .methodNotAllowed))
+                #expect(response.headers[.allow] == "DELETE, GET, HEAD")
+            }
+            try await client.execute(uri: "/webhooks/nowhere", method: .post) { #expect(Self.isProblem($0, status: .notFound)) }
+            try await client.execute(uri: "/healthz", method: .head) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.readableBytes == 0)
+            }
+        }
+    }
+
     @Test func unknownRoutesAreProblemJSON404() async throws {
         try await Self.application().test(.router) { client in
             try await client.execute(uri: "/nowhere", method: .get) { #expect(Self.isProblem($0, status: .notFound)) }
