@@ -4,6 +4,10 @@
   bench.py prepare DIR --ids N --s3-target URL       token key, import file, wrk path files, nginx secret
   bench.py wait URL [--timeout S]                    until GET URL answers 200
   bench.py smoke BASE PATH [--presigned]             one GET must answer 302 with a Location
+  bench.py location BASE PATH                        the 302's Location equals botocore's presigned URL for the same
+                                                     key, expiry and signing time; Cache-Control and Referrer-Policy
+  bench.py decisions BASE DIR                        fixed token/id cases (PyJWT) answer the statuses of CONTRACT § Gateway
+  bench.py presign-fixed BASE [--count N]            the peer's signer (POST /_check/presign) against botocore on fixed cases
   bench.py upload DIR --count K --size BYTES         put K objects of the imported keys into S3 (boto3)
   bench.py e2e BASE DIR --count K --requests N       time to the first video byte through the 302
   bench.py metrics URL                               Usher's cache counters from /metrics
@@ -11,6 +15,7 @@
 """
 import argparse
 import base64
+import calendar
 import hashlib
 import http.client
 import json
@@ -18,6 +23,7 @@ import os
 import random
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -123,6 +129,206 @@ def cmd_smoke(a):
     return 0
 
 
+# ------------------------------------------------------------------ the 302 against botocore
+
+BOTOCORE_PRESIGN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "Support",
+                                "botocore_presign.py")
+
+
+def botocore_urls(cases):
+    """botocore's generate_presigned_url for each case (Tests/Support/botocore_presign.py, the peer Usher's own
+    SigV4 tests compare with), in order."""
+    out = subprocess.run([sys.executable, BOTOCORE_PRESIGN], input=json.dumps(cases, ensure_ascii=False),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def s3_case(key, expires, signing_time):
+    """A botocore_presign.py case for the stack's bucket (the S3_* variables both servers read)."""
+    return {"endpoint": os.environ["S3_ENDPOINT"], "region": os.environ.get("S3_REGION", "auto"),
+            "bucket": os.environ["S3_BUCKET"], "key": key, "addressing": os.environ.get("S3_ADDRESSING", "path"),
+            "access_key": os.environ["S3_ACCESS_KEY_ID"], "secret_key": os.environ["S3_SECRET_ACCESS_KEY"],
+            "token": os.environ.get("S3_SESSION_TOKEN") or None, "expires": expires, "time": signing_time}
+
+
+def check_location(base, path):
+    """GET BASE+PATH (a /v/bench-load-…?token=… of the benchmark) must answer 302 with an empty body, a Location
+    byte-identical to botocore's presigned GET of the id's object key at the URL's own X-Amz-Date and X-Amz-Expires,
+    `Cache-Control: private, max-age=<expiry − now − 60>` and `Referrer-Policy: no-referrer`. Returns a list of
+    problems (empty when all holds)."""
+    u = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    before = int(time.time())
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        headers = {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+    after = int(time.time())
+    location = headers.get("location") or ""
+    if r.status != 302 or not location:
+        return [f"answered {r.status}, Location {location!r}, body {body[:200]!r}"]
+    problems = []
+    vid = urllib.parse.unquote(path.split("?", 1)[0].rsplit("/", 1)[-1])
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query, keep_blank_values=True))
+    try:
+        signing_time = calendar.timegm(time.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+        expires = int(query["X-Amz-Expires"])
+    except (KeyError, ValueError) as e:
+        return [f"Location lacks a readable X-Amz-Date/X-Amz-Expires ({e}): {location}"]
+    expected = botocore_urls([s3_case(object_key(vid), expires, signing_time)])[0]
+    if location != expected:
+        problems.append(f"Location differs from botocore's\n  server   {location}\n  botocore {expected}")
+    ages = {f"private, max-age={max(0, signing_time + expires - now - 60)}" for now in range(before, after + 1)}
+    if headers.get("cache-control") not in ages:
+        problems.append(f"Cache-Control {headers.get('cache-control')!r}, expected one of {sorted(ages)}")
+    if headers.get("referrer-policy") != "no-referrer":
+        problems.append(f"Referrer-Policy {headers.get('referrer-policy')!r}")
+    if body or headers.get("content-length") != "0":
+        problems.append(f"body {body[:80]!r}, Content-Length {headers.get('content-length')!r}")
+    return problems
+
+
+def cmd_location(a):
+    problems = check_location(a.base, a.path)
+    if problems:
+        print(f"location check failed for {a.base}:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print(f"location: {a.base} answers 302 with botocore's URL (same key, X-Amz-Date and X-Amz-Expires), "
+          "Cache-Control and Referrer-Policy as Usher's contract says")
+    return 0
+
+
+def cmd_decisions(a):
+    """The same fixed requests against either server: statuses and problem types per CONTRACT § Gateway."""
+    import warnings
+
+    import jwt
+
+    warnings.filterwarnings("ignore", module="jwt")  # the HS384 case's 32-byte key
+    with open(os.path.join(a.dir, "jwks.json")) as f:
+        jwk = json.load(f)["keys"][0]
+    key = base64.urlsafe_b64decode(jwk["k"] + "=" * (-len(jwk["k"]) % 4))
+    now = int(time.time())
+    vid, other = ids(2)
+    missing = f"{ID_PREFIX}missing"
+
+    def mint(claims, headers=None, algorithm="HS256", secret=key):
+        base_claims = {"sub": "viewer-check", "aud": "usher", "iat": now, "exp": now + 600}
+        base_claims.update(claims)
+        return jwt.encode({k: v for k, v in base_claims.items() if v is not None}, secret, algorithm=algorithm,
+                          headers={"kid": KID} if headers is None else headers)
+
+    good = mint({"vid": vid})
+    forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    unsigned = b64url(b'{"alg":"none","typ":"JWT"}') + "." + good.split(".")[1] + "."
+    cases = [
+        ("valid token, vid = id", f"/v/{vid}?token={good}", {}, 302, None),
+        ("valid token in Authorization: Bearer", f"/v/{vid}", {"Authorization": f"Bearer {good}"}, 302, None),
+        ("valid token in the usher_token cookie", f"/v/{vid}", {"Cookie": f"usher_token={good}"}, 302, None),
+        ("vid an array holding the id", f"/v/{vid}?token={mint({'vid': [other, vid]})}", {}, 302, None),
+        ("own = the owner", f"/v/{vid}?token={mint({'own': OWNER})}", {}, 302, None),
+        ("aud an array holding usher", f"/v/{vid}?token={mint({'vid': vid, 'aud': ['x', 'usher']})}", {}, 302, None),
+        ("no kid, the only key", f"/v/{vid}?token={mint({'vid': vid}, headers={})}", {}, 302, None),
+        ("no token, private video", f"/v/{vid}", {}, 401, "token-required"),
+        ("signature altered", f"/v/{vid}?token={forged}", {}, 401, "invalid-token"),
+        ("alg none", f"/v/{vid}?token={unsigned}", {}, 401, "invalid-token"),
+        ("alg HS384", f"/v/{vid}?token={mint({'vid': vid}, algorithm='HS384')}", {}, 401, "invalid-token"),
+        ("unknown kid", f"/v/{vid}?token={mint({'vid': vid}, headers={'kid': 'nope'})}", {}, 401, "invalid-token"),
+        ("other key", f"/v/{vid}?token={mint({'vid': vid}, secret=bytes(32))}", {}, 401, "invalid-token"),
+        ("expired beyond the 30 s leeway", f"/v/{vid}?token={mint({'vid': vid, 'exp': now - 60})}", {}, 401, "invalid-token"),
+        ("expired within the leeway", f"/v/{vid}?token={mint({'vid': vid, 'exp': now - 5})}", {}, 302, None),
+        ("no exp", f"/v/{vid}?token={mint({'vid': vid, 'exp': None})}", {}, 401, "invalid-token"),
+        ("nbf in the future", f"/v/{vid}?token={mint({'vid': vid, 'nbf': now + 600})}", {}, 401, "invalid-token"),
+        ("wrong aud", f"/v/{vid}?token={mint({'vid': vid, 'aud': 'other'})}", {}, 401, "invalid-token"),
+        ("no scope", f"/v/{vid}?token={mint({})}", {}, 401, "invalid-token"),
+        ("vid of another video", f"/v/{vid}?token={mint({'vid': other})}", {}, 403, "not-in-scope"),
+        ("own of another owner", f"/v/{vid}?token={mint({'own': 'someone-else'})}", {}, 403, "not-in-scope"),
+        ("unknown id", f"/v/{missing}?token={mint({'own': OWNER})}", {}, 404, "not-found"),
+        ("malformed id", f"/v/a%20b?token={good}", {}, 404, "not-found"),
+    ]
+    u = urllib.parse.urlsplit(a.base)
+    failures = 0
+    for label, path, headers, status, code in cases:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+        try:
+            conn.request("GET", path, headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+        finally:
+            conn.close()
+        got_code = None
+        if r.status != 302:
+            try:
+                got_code = json.loads(body)["type"].rsplit("/", 1)[-1]
+            except (ValueError, KeyError, TypeError):
+                got_code = f"(body {body[:60]!r})"
+        ok = r.status == status and got_code == code
+        failures += not ok
+        if not ok or a.verbose:
+            print(f"  {'ok  ' if ok else 'FAIL'} {label}: {r.status} {got_code or ''} (expected {status} {code or ''})",
+                  file=sys.stderr)
+    print(f"decisions: {len(cases) - failures} of {len(cases)} fixed cases answered as CONTRACT § Gateway says ({a.base})")
+    return 1 if failures else 0
+
+
+def fixed_presign_cases(count):
+    """Cases in botocore_presign.py's format, the way Tests/SigV4Tests/BotocoreCrossCheckTests.swift makes them
+    (keys that stress the encoder, path and virtual addressing, session tokens, expiries 1 s…7 days), without the
+    response-* overrides the peer does not implement. Deterministic."""
+    rng = random.Random(20261129)
+    pieces = ["a", "Z", "9", "-", "_", ".", "~", " ", "+", "=", "%", "&", "?", "#", "/", "//", "é", "日本", "🎬", "'", "(",
+              ")", "*", "!", "$", ",", ";", ":", "@", "[", "]", "\"", "<", ">", "\\", "^", "`", "{", "|", "}", "..",
+              "videos/", "%20", "%2F", "ü", "\x7f", "\t"]
+    endpoints = [("http://127.0.0.1:8333", "us-east-1"), ("https://abc123.r2.cloudflarestorage.com", "auto"),
+                 ("https://s3.eu-west-1.amazonaws.com", "eu-west-1"), ("https://minio.example.com:9000", "us-east-1"),
+                 ("http://storage.local:80", "us-east-1")]
+    cases, index = [], 0
+    while len(cases) < count:
+        index += 1
+        endpoint, region = endpoints[index % len(endpoints)]
+        addressing = "virtual" if index % 2 else "path"
+        if addressing == "virtual" and "127.0.0.1" in endpoint:
+            addressing = "path"
+        if index % 97 == 0:
+            key = "k" * 1020 + "é/x"
+        else:
+            key = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 24)))
+            while len(key.encode()) > 1024:
+                key = key[:-1]
+        cases.append({"endpoint": endpoint, "region": region, "bucket": "usher-videos" if index % 3 == 0 else "usher",
+                      "key": key, "addressing": addressing, "access_key": f"AKIDEXAMPLE{index % 4}",
+                      "secret_key": f"secret/+{index % 5}key",
+                      "token": f"FQoGZXIvYXdzE+/=token{index % 3}" if index % 4 >= 2 else None,
+                      "expires": [1, 60, 900, 3600, 604800][index % 5], "time": 1_700_000_000 + index * 7919})
+    return cases
+
+
+def cmd_presign_fixed(a):
+    cases = fixed_presign_cases(a.count)
+    u = urllib.parse.urlsplit(a.base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request("POST", "/_check/presign", body=json.dumps(cases, ensure_ascii=False).encode(),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = r.read()
+    finally:
+        conn.close()
+    if r.status != 200:
+        print(f"presign-fixed: {a.base}/_check/presign answered {r.status}: {body[:300]!r}", file=sys.stderr)
+        return 1
+    peer = json.loads(body)
+    expected = botocore_urls(cases)
+    bad = [(c, p, e) for c, p, e in zip(cases, peer, expected) if p != e]
+    for c, p, e in bad[:3]:
+        print(f"  key {c['key']!r} ({c['endpoint']}, {c['addressing']}):\n    peer     {p}\n    botocore {e}", file=sys.stderr)
+    print(f"presign-fixed: {len(cases) - len(bad)} of {len(cases)} fixed cases byte-identical to botocore ({a.base})")
+    return 1 if bad or len(peer) != len(cases) else 0
+
+
 def s3_client():
     import boto3
     from botocore.config import Config
@@ -218,7 +424,94 @@ CASES = [
     ("usher-healthz", "Usher `/healthz` (same process; expects 200: the floor, no token, lookup or signing)"),
     ("nginx-302", "nginx `return 302`"),
     ("nginx-secure-link", "nginx `secure_link` + 302"),
+    ("nginx-lua-peer", "nginx + LuaJIT same-work peer (HS256 verify, Redis GET, SigV4 presign, 302; usher-peer.lua)"),
 ]
+
+# The cases set side by side with the same-work peer.
+PEER = "nginx-lua-peer"
+USHER_VS_PEER = [("usher-cache-off", "Usher, cache off"), ("usher-cache-on", "Usher, cache on")]
+
+
+def parse_perf_stat(path):
+    """`perf stat -x,` output: {event: count}; None where the file is missing, "n/a" for an uncounted event."""
+    if not os.path.exists(path):
+        return None
+    events = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) < 3 or line.startswith("#"):
+                continue
+            try:
+                events[parts[2]] = int(float(parts[0]))
+            except ValueError:
+                events[parts[2]] = "n/a"
+    return events
+
+
+def parse_strace(path):
+    """`strace -c` summary: ({syscall: calls}, total calls); None where the file is missing or empty."""
+    if not os.path.exists(path):
+        return None
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 5:
+                continue
+            try:
+                float(parts[0])
+                n = int(parts[3])
+            except ValueError:
+                continue
+            if parts[-1] != "total":
+                calls[parts[-1]] = calls.get(parts[-1], 0) + n
+    return (calls, sum(calls.values())) if calls else None
+
+
+def load_wrk(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        w = json.load(f)
+    w["rps"] = w["requests"] / (w["duration_us"] / 1e6)
+    return w
+
+
+def load_counts(d, name):
+    """The counting passes of a case (run's count_passes), per request of each pass."""
+    out = {}
+    w1 = load_wrk(os.path.join(d, f"{name}.count.wrk.json"))
+    server = parse_perf_stat(os.path.join(d, f"{name}.count.txt"))
+    if w1 and server:
+        n = max(1, w1["requests"])
+        redis = parse_perf_stat(os.path.join(d, f"{name}.redis-count.txt"))
+
+        def per(events, event):
+            v = (events or {}).get(event)
+            return v / n if isinstance(v, int) else None
+
+        out["perf"] = {"requests": w1["requests"], "rps": w1["rps"], "unexpected": w1["unexpected"],
+                       "syscalls": per(server, "raw_syscalls:sys_enter"), "switches": per(server, "context-switches"),
+                       "instructions": per(server, "instructions"),
+                       "redis_syscalls": per(redis, "raw_syscalls:sys_enter"),
+                       "redis_switches": per(redis, "context-switches")}
+    w2 = load_wrk(os.path.join(d, f"{name}.strace.wrk.json"))
+    st = parse_strace(os.path.join(d, f"{name}.strace.txt"))
+    if w2 and st:
+        n = max(1, w2["requests"])
+        out["strace"] = {"requests": w2["requests"], "rps": w2["rps"], "unexpected": w2["unexpected"],
+                         "total": st[1] / n, "calls": {k: v / n for k, v in st[0].items()}}
+    return out or None
+
+
+def top_calls(calls, k=6, floor=0.01):
+    items = sorted(calls.items(), key=lambda kv: -kv[1])
+    shown = [f"{name} {v:.2f}" for name, v in items[:k] if v >= floor]
+    rest = sum(v for _, v in items[k:]) + sum(v for _, v in items[:k] if v < floor)
+    if rest >= 0.005:
+        shown.append(f"others {rest:.2f}")
+    return ", ".join(shown) or "–"
 
 
 def load_case(d, name):
@@ -237,6 +530,7 @@ def load_case(d, name):
     w["cpu0_busy"] = x["cpu0_busy_ticks"] / max(1, x["cpu0_total_ticks"])
     w["cpu1_busy"] = x["cpu1_busy_ticks"] / max(1, x["cpu1_total_ticks"])
     w["p"] = {float(p): us for p, us in w["latency_us"]["percentiles"]}
+    w["counts"] = load_counts(d, name)
     return w
 
 
@@ -263,12 +557,17 @@ def cmd_report(a):
     L.append(f"- Machine: {meta['nproc']} CPUs, {meta['cpu_model']}, {meta['mem']}, kernel {meta['kernel']}, {meta['os']}")
     L.append(f"- Usher: {meta['usher_version']}")
     L.append(f"- Tools: {meta['wrk']}; {meta['nginx']}; {meta['redis']}")
+    if meta.get("lua_peer"):
+        L.append(f"- Same-work peer: {meta['lua_peer']}")
+    if meta.get("counts"):
+        L.append(f"- Counting passes: {meta.get('perf', 'perf')} (`perf stat`), {meta.get('strace', 'strace')}")
     L.append(f"- Command: `{meta['command']}`")
     L.append(f"- Per case: `{meta['wrk_command']}` after a {meta['warmup']} warm-up, over {meta['ids']} ids "
-             "(Usher: `/v/{id}?token=<HS256 JWT>`, 302 to a SigV4-presigned S3 URL; nginx: `/r/{id}.mp4` and "
-             "`/s/{id}.mp4?md5=…&expires=…`).")
+             "(Usher and the same-work peer: `/v/{id}?token=<HS256 JWT>`, 302 to a SigV4-presigned S3 URL; nginx: "
+             "`/r/{id}.mp4` and `/s/{id}.mp4?md5=…&expires=…`).")
     L.append("- Server on CPU 0 (Usher: `USHER_EVENT_LOOPS=1`, `taskset -c 0`, its redis-server moved to CPU 0 with "
-             "`taskset -acp 0`; nginx: one worker, `worker_cpu_affinity 1`), wrk on CPU 1.")
+             "`taskset -acp 0`; nginx and the peer: one worker, `worker_cpu_affinity 1`, the peer's Redis the same "
+             "redis-server on CPU 0), wrk on CPU 1.")
     L.append("")
     L.append("| Case | req/s | p50 ms | p99 ms | p99.9 ms | max ms | unexpected status | server CPU µs/req | redis CPU µs/req | CPU0 busy | CPU1 (wrk) busy | × nginx secure_link |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -296,8 +595,9 @@ def cmd_report(a):
         L.append("")
         L.append("Over the same measured run, divided by its requests: read- and write-family syscalls (`syscr` + `syscw` "
                  "of /proc/PID/io: read, readv, write, writev; not recv/send, epoll_wait and the like, so nginx's reads, "
-                 "which use recv, are not in its figure) and context switches of every thread, of the server and of its "
-                 "redis-server(s). Noise moves these far less than time.")
+                 "which use recv, are not in its figure: § Syscalls per request below counts them all) and context "
+                 "switches of every thread, of the server and of its redis-server(s). Noise moves these far less than "
+                 "time.")
         L.append("")
         L.append("| Case | server read+write syscalls | server context switches | Redis read+write syscalls | Redis context switches |")
         L.append("|---|---:|---:|---:|---:|")
@@ -310,6 +610,86 @@ def cmd_report(a):
             redis_sw = f"{c['redis_switches'] / n:.3f}" if c.get("redis_switches") is not None else "–"
             L.append(f"| {label} | {c['server_io_syscalls'] / n:.2f} | {c['server_switches'] / n:.3f} | {redis_io} | {redis_sw} |")
         L.append("")
+
+    peer = cases.get(PEER)
+    if peer:
+        L.append("## Usher ÷ the same-work peer")
+        L.append("")
+        L.append("The peer (Benchmarks/load/usher-peer.lua in nginx + LuaJIT, one worker on CPU 0) does per request what "
+                 "Usher's `/v` does with its in-process cache off: verifies the HS256 token (FFI `HMAC()` from libcrypto, "
+                 "cjson for header and claims), GETs `usher:gen:{id}` from the same redis-server over a keepalive "
+                 "cosocket, presigns with SigV4 (FFI `SHA256()`/`HMAC()`), answers 302 with Usher's Cache-Control. Its "
+                 "Location was checked against botocore's before the run, as Usher's was. It verifies every token "
+                 "(Usher's per-loop token cache skips the HMAC for a token seen before), sends one unpipelined GET per "
+                 "request (Usher batches a tick's GETs in one write), and counts no plays. Ratios of this run: req/s "
+                 "above 1 and CPU below 1 favour Usher.")
+        L.append("")
+        L.append("| Usher case | req/s ÷ peer | server CPU µs/req (Usher / peer) | ÷ peer | server + Redis CPU µs/req (Usher / peer) | ÷ peer |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+
+        def both(c):
+            return c["server_cpu_us_per_req"] + (c["redis_cpu_us_per_req"] or 0)
+
+        for name, label in USHER_VS_PEER:
+            c = cases.get(name)
+            if not c:
+                continue
+            L.append(f"| {label} | {c['rps'] / peer['rps']:.2f} | {c['server_cpu_us_per_req']:.1f} / "
+                     f"{peer['server_cpu_us_per_req']:.1f} | {c['server_cpu_us_per_req'] / peer['server_cpu_us_per_req']:.2f} | "
+                     f"{both(c):.1f} / {both(peer):.1f} | {both(c) / both(peer):.2f} |")
+        L.append("")
+
+    counted = [(name, label, cases[name]["counts"]) for name, label in CASES if cases[name] and cases[name].get("counts")]
+    if counted:
+        L.append("## Syscalls per request")
+        L.append("")
+        L.append(f"Two short passes per case after its timed run ({meta.get('count_duration', '3s')} of the same wrk "
+                 "load each, never during the timed run), each total divided by that pass's requests (wrk's count). "
+                 "Usher: every thread of the process; nginx and the peer: the one worker; Redis: the redis-server(s) "
+                 "the case reads. Connection set-up (64 accepts and closes) falls inside each pass.")
+        L.append("")
+        L.append("- **perf stat** (`perf stat -e raw_syscalls:sys_enter,context-switches -p PID`): every syscall, recv/send "
+                 "and epoll included, counted by the kernel at nearly full speed (the pass's own req/s says how near).")
+        L.append("- **strace** (`strace -c -f -p PID`, the server only): which syscalls. strace stops the server at every "
+                 "syscall, so it runs slower, and where the count depends on how many requests are ready per wake-up "
+                 "(epoll_wait; Usher's one Redis write per event-loop tick; the peer's wait for each Redis reply) the "
+                 "mix differs from full speed: read it beside the perf stat total.")
+        L.append("")
+        if meta.get("pmu"):
+            L.append("Instructions are counted in the perf stat pass (this machine has a PMU).")
+        else:
+            L.append("Instructions per request: not measured. This VM has no PMU: `perf stat -e instructions true` "
+                     "answers `<not supported>` (software events and tracepoints only).")
+        L.append("")
+        pmu = bool(meta.get("pmu"))
+        L.append("| Case | pass req/s | syscalls/req | context switches/req | Redis syscalls/req | server + Redis syscalls/req |"
+                 + (" instructions/req |" if pmu else ""))
+        L.append("|---|---:|---:|---:|---:|---:|" + ("---:|" if pmu else ""))
+
+        def num(v, fmt):
+            return format(v, fmt) if v is not None else "–"
+
+        for name, label, c in counted:
+            p = c.get("perf")
+            if not p:
+                continue
+            both = p["syscalls"] + (p["redis_syscalls"] or 0) if p["syscalls"] is not None else None
+            L.append(f"| {label} | {p['rps']:,.0f} | {num(p['syscalls'], '.2f')} | {num(p['switches'], '.3f')} | "
+                     f"{num(p['redis_syscalls'], '.2f')} | {num(both, '.2f')} |"
+                     + (f" {num(p['instructions'], ',.0f')} |" if pmu else ""))
+        L.append("")
+        L.append("| Case | req/s under strace | syscalls/req | per request, by syscall |")
+        L.append("|---|---:|---:|---|")
+        for name, label, c in counted:
+            st = c.get("strace")
+            if not st:
+                continue
+            L.append(f"| {label} | {st['rps']:,.0f} | {st['total']:.2f} | {top_calls(st['calls'])} |")
+        L.append("")
+        bad = [f"{name} ({sum(c[k]['unexpected'] for k in c)})" for name, _, c in counted if any(c[k]["unexpected"] for k in c)]
+        if bad:
+            L.append(f"Responses other than expected during the counting passes: {', '.join(bad)}.")
+            L.append("")
 
     L.append("## Targets")
     L.append("")
@@ -464,6 +844,9 @@ def main():
     s.add_argument("--token-ttl", type=int, default=7200)
     s = sub.add_parser("wait"); s.add_argument("url"); s.add_argument("--timeout", type=float, default=30)
     s = sub.add_parser("smoke"); s.add_argument("base"); s.add_argument("path"); s.add_argument("--presigned", action="store_true")
+    s = sub.add_parser("location"); s.add_argument("base"); s.add_argument("path")
+    s = sub.add_parser("decisions"); s.add_argument("base"); s.add_argument("dir"); s.add_argument("--verbose", action="store_true")
+    s = sub.add_parser("presign-fixed"); s.add_argument("base"); s.add_argument("--count", type=int, default=600)
     s = sub.add_parser("upload"); s.add_argument("dir"); s.add_argument("--count", type=int, default=16)
     s.add_argument("--size", type=int, default=1 << 20)
     s = sub.add_parser("e2e"); s.add_argument("base"); s.add_argument("dir"); s.add_argument("--count", type=int, default=16)
@@ -472,7 +855,8 @@ def main():
     s = sub.add_parser("metrics"); s.add_argument("url")
     s = sub.add_parser("report"); s.add_argument("dir"); s.add_argument("--md", required=True); s.add_argument("--png", required=True)
     a = p.parse_args()
-    return {"prepare": cmd_prepare, "wait": cmd_wait, "smoke": cmd_smoke, "upload": cmd_upload, "e2e": cmd_e2e,
+    return {"prepare": cmd_prepare, "wait": cmd_wait, "smoke": cmd_smoke, "location": cmd_location,
+            "decisions": cmd_decisions, "presign-fixed": cmd_presign_fixed, "upload": cmd_upload, "e2e": cmd_e2e,
             "metrics": cmd_metrics, "report": cmd_report}[a.cmd](a) or 0
 
 
