@@ -55,7 +55,8 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private var context: ChannelHandlerContext?
     /// The current request's first line: its length so far and whether it ended. Known only for requests that start
     /// at the beginning of a read (the first of a connection, or the next after an answer), which is every request
-    /// but a pipelined one; lets an oversized head be told apart from an oversized URL (414, not 431).
+    /// but a pipelined one; lets an oversized head be told apart from an oversized URL (414, not 431) behind NIOHTTP1's
+    /// decoder, on the app listener (the edge's `EdgeRequestDecoder` tells them apart itself).
     private var requestLine: (length: Int, ended: Bool)?
     /// Set by the handler behind the decoder; see the type's doc.
     private var paused = false

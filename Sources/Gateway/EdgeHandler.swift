@@ -2,8 +2,8 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP/1.1 connection of the edge listener, behind NIOHTTP1's request decoder: asks `EdgeService` for each
-/// answer and writes it as one buffer (`EdgeReply.encode`), on the connection's event loop.
+/// One HTTP/1.1 connection of the edge listener, behind the edge's request decoder (`EdgeRequestDecoder`): asks
+/// `EdgeService` for each answer and writes it as one buffer (`EdgeReply.encode`), on the connection's event loop.
 ///
 /// What `HTTPServerPipelineHandler` and `HTTPResponseEncoder` did for the first versions is done here, for the
 /// edge's one shape of exchange (GET/HEAD in, a complete response out), at a fraction of their cost:
@@ -11,13 +11,15 @@ import NIOHTTP1
 /// - reading pauses (`ConnectionGuard.pauseReading()`) while `maximumQueued` requests wait or the socket is not
 ///   writable (the peer does not read its answers), and resumes when both clear: what a connection holds stays
 ///   bounded whatever the client pipelines;
-/// - a request that declares a body (`Content-Length` above 0, or any `Transfer-Encoding`) is refused at once with
-///   413 and the connection closes: the edge never waits for a body, so a client cannot hold a connection by
-///   announcing one and sending nothing;
+/// - a request that declares a body (`Content-Length` above 0, or any `Transfer-Encoding`) is refused by the decoder
+///   as soon as its head ends, with 413, and the connection closes: the edge never waits for a body, so a client
+///   cannot hold a connection by announcing one and sending nothing;
 /// - answers given at once are flushed together at the end of the read, one write per batch;
 /// - graceful shutdown (`ChannelShouldQuiesceEvent`) closes an idle connection at once, and otherwise after the
 ///   answers to every request already read, the last one saying `Connection: close`;
-/// - a request the decoder cannot parse is refused after the answers still owed, and the connection closes (what follows cannot be trusted to frame a request).
+/// - a request the decoder refuses (`EdgeRequestError`: unparsable, too large, a body, a method the edge does not
+///   take) is answered after the answers still owed, and the connection closes (what follows cannot be trusted to
+///   frame a request).
 final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
@@ -38,7 +40,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// Set once the connection is to close: nothing read afterwards is answered.
     private var closing = false
     /// A refusal to write once the answers owed before it are written.
-    private var refusal: (problem: Problem, version: HTTPVersion)?
+    private var refusal: EdgeReply?
     private var quiescing = false
     private var needsFlush = false
     /// Whether this handler asked the guard to stop reading.
@@ -55,13 +57,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         guard !closing, refusal == nil else { return }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if Self.declaresBody(head.headers) {
-                refuse(.bodyTooLarge, version: head.version, context: context)
-                return
-            }
             receiving = head
         case .body:
-            // Only after a head that declared no body, which the decoder does not produce; nothing to read.
+            // The decoder refuses every head that declares a body: never produced.
             break
         case .end:
             guard let head = receiving else { return }
@@ -74,12 +72,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
                 answer(head, context: context)
             }
         }
-    }
-
-    /// `Content-Length` other than 0, or any `Transfer-Encoding`. `HTTPHeaders` compares names without allocating,
-    /// and a GET without either header (nearly every request) allocates nothing here.
-    static func declaresBody(_ headers: HTTPHeaders) -> Bool {
-        headers.contains(name: "transfer-encoding") || headers["content-length"].contains { $0 != "0" }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -130,7 +122,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         guard !answering, !closing else { return }
         if let refusal {
             self.refusal = nil
-            writeAndClose(.problem(refusal.problem), version: refusal.version, context: context)
+            writeAndClose(refusal, context: context)
             return
         }
         updateReading(context: context)
@@ -163,33 +155,33 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     }
 
     /// Refuses what cannot be answered (unparsable, a body): after the answers still owed, then the connection closes.
-    private func refuse(_ problem: Problem, version: HTTPVersion, context: ChannelHandlerContext) {
+    private func refuse(_ reply: EdgeReply, context: ChannelHandlerContext) {
         if answering || !queued.isEmpty {
             // Requests already queued are still answered; nothing read from now on is.
-            refusal = (problem, version)
+            refusal = reply
             receiving = nil
         } else {
-            writeAndClose(.problem(problem), version: version, context: context)
+            writeAndClose(reply, context: context)
         }
     }
 
     /// A refusal that ends the connection.
-    private func writeAndClose(_ reply: EdgeReply, version: HTTPVersion, context: ChannelHandlerContext) {
+    private func writeAndClose(_ reply: EdgeReply, context: ChannelHandlerContext) {
         closing = true
         var buffer = context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
-        reply.encode(into: &buffer, version: version, headOnly: false, connection: .close, date: date.now)
+        reply.encode(into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: date.now)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         metrics.record(uri: "", status: reply.status.code, started: .now())
     }
 
-    /// Parser errors: an oversized URL gets 414 (those within the head limit are answered by `EdgeService`), any other
-    /// oversized head 431, anything else unparsable 400; then the connection closes.
+    /// The decoder's refusals get their answer (`EdgeRequestError.reply`), then the connection closes; any other error
+    /// closes it at once.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError, context.channel.isActive, !closing else {
+        guard let refused = error as? EdgeRequestError, context.channel.isActive, !closing else {
             context.close(promise: nil)
             return
         }
-        refuse(connectionGuard.problem(for: parserError), version: .http1_1, context: context)
+        refuse(refused.reply, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -211,6 +203,20 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     }
 }
 
+extension EdgeRequestError {
+    /// The answer to a refused request (CONTRACT § Shutdown and limits).
+    var reply: EdgeReply {
+        switch code.base {
+        case .malformed: .problem(.malformedRequest)
+        case .uriTooLong: .problem(.uriTooLong)
+        case .headTooLarge: .problem(.headersTooLarge)
+        case .bodyNotAllowed: .problem(.bodyTooLarge)
+        case .methodNotAllowed: .problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])
+        case .methodNotImplemented: .problem(.methodNotImplemented)
+        }
+    }
+}
+
 /// Requests by route and status, and latency, for `/metrics`. Counters are created once per (route, status) and
 /// found per request without hashing a string.
 final class EdgeMetrics: Sendable {
@@ -228,7 +234,7 @@ final class EdgeMetrics: Sendable {
         }
     }
 
-    private static let statuses: [UInt] = [200, 204, 302, 400, 401, 403, 404, 405, 410, 413, 414, 429, 431, 503]
+    private static let statuses: [UInt] = [200, 204, 302, 400, 401, 403, 404, 405, 410, 413, 414, 429, 431, 501, 503]
     private let latency: [Timer]
     /// By route, then by the status's position in `statuses`.
     private let counters: [[Counter]]

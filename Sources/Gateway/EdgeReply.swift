@@ -144,4 +144,5 @@ struct Problem: Sendable {
     static let bodyTooLarge = Problem(.payloadTooLarge, "body-too-large", "Content Too Large", "The edge takes GET and HEAD requests without a body.")
     static let rateLimited = Problem(.tooManyRequests, "rate-limited", "Too Many Requests", "Slow down: try again after Retry-After seconds.")
     static let methodNotAllowed = Problem(.methodNotAllowed, "method-not-allowed", "Method Not Allowed", "Use GET or HEAD.")
+    static let methodNotImplemented = Problem(.notImplemented, "method-not-implemented", "Not Implemented", "The edge takes GET and HEAD.")
 }

@@ -31,16 +31,12 @@ enum EdgePipeline {
     static func install<Responder: EdgeResponder>(
         on channel: any Channel, responder: Responder, limits: GatewayConfiguration, metrics: EdgeMetrics, date: HTTPDate
     ) throws {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderFieldSize = limits.maximumHeadBytes
-        decoderLimits.maxHeaderListSize = limits.maximumHeadBytes
-        decoderLimits.maxHeaderFieldCount = limits.maximumHeaderCount
         let pipeline = channel.pipeline.syncOperations
         let connectionGuard = ConnectionGuard(headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
         try pipeline.addHandler(connectionGuard)
-        // NIOHTTP1 parses; EdgeHandler answers and writes whole responses itself (see EdgeReply).
-        try pipeline.addHandler(
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
+        // The edge's own strict decoder parses (EdgeRequestDecoder); EdgeHandler answers and writes whole responses
+        // itself (see EdgeReply).
+        try pipeline.addHandler(ByteToMessageHandler(EdgeRequestDecoder(configuration: limits)))
         try pipeline.addHandler(EdgeHandler(service: responder, metrics: metrics, date: date, connectionGuard: connectionGuard))
     }
 }

@@ -37,6 +37,13 @@ let package = Package(
             ],
             swiftSettings: fuzzer),
         .executableTarget(
+            name: "FuzzEdgeDecoder",
+            dependencies: [
+                "FuzzSupport", .product(name: "Gateway", package: "usher"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzer),
+        .executableTarget(
             name: "FuzzSigV4",
             dependencies: ["FuzzSupport", .product(name: "SigV4", package: "usher")],
             swiftSettings: fuzzer),

@@ -53,7 +53,8 @@ struct EdgeConnectionTests {
         // More than the 16 that may queue behind a waiting answer: reading pauses and resumes.
         let count = 200
         connection.send(
-            String(repeating: "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", count: count) + "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            String(repeating: "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", count: count)
+                + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         let received = connection.readUntilClosed(within: 10)
         #expect(received.closed)
         let (codes, closes) = Self.statuses(received.data)

@@ -2,7 +2,7 @@
 import NIOCore
 import NIOEmbedded
 
-/// The edge's connection handling (ConnectionGuard, NIOHTTP1's decoder, EdgeHandler) on an `EmbeddedChannel`, fed
+/// The edge's connection handling (ConnectionGuard, EdgeRequestDecoder, EdgeHandler) on an `EmbeddedChannel`, fed
 /// any bytes in any slicing, with answers that wait and a peer that stops reading. Checked on every input:
 /// - no crash, whatever arrives and whenever the connection closes;
 /// - no answer without a complete request: answers ≤ request heads in the input (each ends in a blank line) + one

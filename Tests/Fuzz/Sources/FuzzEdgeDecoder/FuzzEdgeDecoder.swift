@@ -1,0 +1,147 @@
+@_spi(Fuzzing) import Gateway
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The edge's request decoder against NIOHTTP1's (llhttp), on the same bytes in the same reads. Checked on every
+/// input:
+/// - every request the edge's decoder accepts, NIOHTTP1 accepts too, as a request without a body, with the same
+///   method, URI, version and keep-alive, and the same values (in order) of every header the edge reads; the edge's
+///   head holds no other header (bar the `Connection` it sets);
+/// - the edge's decoder gives the same requests and the same refusal however the bytes are split into reads.
+///
+/// NIOHTTP1 refusing what the edge's decoder accepts is a finding; the reverse is by design (stricter rules, README §
+/// The edge's request decoder). Values are compared with llhttp's trailing whitespace removed (RFC 9110 §5.5). After a request llhttp treats as an upgrade (`Upgrade` with a `Connection: upgrade`
+/// token), NIOHTTP1 stops parsing, so nothing after it is compared.
+///
+/// The first byte steers: bits 0–2 the read size (1 byte … all at once), bit 3 small limits (256-byte heads, 8 fields),
+/// so the limits are reached within libFuzzer's input sizes.
+let keptHeaders = ["authorization", "cookie", "user-agent", "origin", "x-forwarded-for"]
+
+/// Counts for the summary printed at exit: requests both decoders read (and compared), and requests NIOHTTP1 read that
+/// the edge's decoder refused (by design; the rate shows the fuzzer is not only feeding garbage).
+nonisolated(unsafe) var compared = 0
+nonisolated(unsafe) var refusedByEdgeOnly = 0
+nonisolated(unsafe) var summaryRegistered = false
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzEdgeDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size > 1 else { return 0 }
+    if !summaryRegistered {
+        summaryRegistered = true
+        atexit {
+            let line = Array("FuzzEdgeDecoder: \(compared) requests read alike by both decoders; \(refusedByEdgeOnly) read by NIOHTTP1 only\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
+    }
+    let control = data[0]
+    let input = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    let readSize = [1, 2, 7, 16, 61, 256, 1024, Int.max][Int(control & 7)]
+    var configuration = GatewayConfiguration()
+    configuration.trustedProxyHeader = "X-Forwarded-For"
+    if control & 8 != 0 {
+        configuration.maximumHeadBytes = 256
+        configuration.maximumHeaderCount = 8
+    }
+
+    let edge = decode(input, readSize: readSize, EdgeRequestDecoder(configuration: configuration))
+    let whole = decode(input, readSize: Int.max, EdgeRequestDecoder(configuration: configuration))
+    check(edge.summary == whole.summary, "split into reads of \(readSize): \(edge.summary) ≠ at once: \(whole.summary)")
+
+    var limits = NIOHTTPDecoderLimitConfiguration()
+    limits.maxHeaderFieldSize = configuration.maximumHeadBytes
+    limits.maxHeaderListSize = configuration.maximumHeadBytes
+    limits.maxHeaderFieldCount = configuration.maximumHeaderCount
+    let reference = decode(input, readSize: readSize, HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits))
+
+    for (index, request) in edge.requests.enumerated() {
+        check(request.body == 0 && request.ended, "the edge's decoder gave a request with a body or without an end")
+        let names = request.head.headers.map { $0.name.lowercased() }
+        check(names.allSatisfy { keptHeaders.contains($0) || $0 == "connection" }, "a header the edge does not read was kept: \(names)")
+        guard index < reference.requests.count else {
+            fail("request \(index) accepted, NIOHTTP1 refused it (\(reference.error.map { "\($0)" } ?? "no error")): \(request.head)")
+        }
+        let other = reference.requests[index]
+        check(other.ended && other.body == 0, "request \(index): NIOHTTP1 read a body or no end: \(other.head)")
+        check(request.head.method == other.head.method, "request \(index): method \(request.head.method) ≠ \(other.head.method)")
+        check(request.head.uri == other.head.uri, "request \(index): URI \(request.head.uri.debugDescription) ≠ \(other.head.uri.debugDescription)")
+        check(request.head.version == other.head.version, "request \(index): version \(request.head.version) ≠ \(other.head.version)")
+        check(
+            request.head.isKeepAlive == other.head.isKeepAlive,
+            "request \(index): keep-alive \(request.head.isKeepAlive) ≠ \(other.head.isKeepAlive): \(other.head.headers)")
+        for name in keptHeaders {
+            let expected = other.head.headers[name].map(trimmingTrailingWhitespace)
+            check(request.head.headers[name] == expected, "request \(index): \(name) \(request.head.headers[name]) ≠ \(expected)")
+        }
+        compared += 1
+        if isUpgrade(other.head) { return 0 }
+    }
+    refusedByEdgeOnly += reference.requests.filter { $0.ended }.count - edge.requests.count
+    return 0
+}
+
+/// llhttp keeps a value's trailing spaces and tabs; RFC 9110 §5.5 excludes them from the value, and so does the edge.
+func trimmingTrailingWhitespace(_ value: String) -> String {
+    var utf8 = Substring(value).utf8
+    while let last = utf8.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { utf8.removeLast() }
+    return String(Substring(utf8))
+}
+
+/// `precondition`, with the message printed in release builds too (libFuzzer keeps the input; this says why).
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fail(message()) }
+}
+
+func fail(_ message: String) -> Never {
+    let line = Array("FuzzEdgeDecoder: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    abort()
+}
+
+/// What one decoder made of the input: requests (head, body bytes, whether `.end` came) and the error that stopped it.
+struct Decoded {
+    var requests: [(head: HTTPRequestHead, body: Int, ended: Bool)] = []
+    var error: (any Error)?
+
+    var summary: String {
+        let heads = requests.map { "\($0.head.method) \($0.head.uri) \($0.head.version) \($0.head.headers) \($0.ended)" }
+        return "\(heads) \((error as? EdgeRequestError)?.code.description ?? error.map { "\($0)" } ?? "-")"
+    }
+}
+
+func decode(_ input: [UInt8], readSize: Int, _ decoder: some ByteToMessageDecoder) -> Decoded {
+    let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+    var decoded = Decoded()
+    var offset = 0
+    while offset < input.count && decoded.error == nil {
+        let end = input.count - offset <= readSize ? input.count : offset + readSize
+        do {
+            try channel.writeInbound(ByteBuffer(bytes: input[offset..<end]))
+        } catch {
+            decoded.error = error
+        }
+        offset = end
+        while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) {
+            switch part {
+            case .head(let head): decoded.requests.append((head, 0, false))
+            case .body(let bytes): decoded.requests[decoded.requests.count - 1].body += bytes.readableBytes
+            case .end: decoded.requests[decoded.requests.count - 1].ended = true
+            }
+        }
+    }
+    _ = try? channel.finish(acceptAlreadyClosed: true)
+    return decoded
+}
+
+/// llhttp's upgrade: an `Upgrade` field and a `Connection` token `upgrade` (CONNECT too, which the edge refuses).
+func isUpgrade(_ head: HTTPRequestHead) -> Bool {
+    head.method == .CONNECT
+        || head.headers.contains(name: "upgrade")
+            && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+}
