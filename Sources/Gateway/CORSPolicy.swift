@@ -47,8 +47,8 @@ public struct CORSPolicy: Sendable, Equatable {
         var listed = Set<String>()
         for entry in entries {
             if entry == "*" { throw InvalidOrigin(entry: entry, reason: "cannot be combined with listed origins") }
-            if entry.lowercased() == "null" { throw InvalidOrigin(entry: entry, reason: "is the origin of sandboxed frames: not allowed") }
-            let lower = entry.lowercased()
+            if Self.asciiLowercased(entry) == "null" { throw InvalidOrigin(entry: entry, reason: "is the origin of sandboxed frames: not allowed") }
+            let lower = Self.asciiLowercased(entry)
             let authority: Substring
             if lower.hasPrefix("http://") {
                 authority = lower.dropFirst(7)
@@ -74,9 +74,18 @@ public struct CORSPolicy: Sendable, Equatable {
         case .any:
             return credentialed ? .varyOnly : .anyOrigin
         case .listed(let listed):
-            if listed.contains(origin) || listed.contains(origin.lowercased()) { return .origin(origin) }
+            // The configured entry is what is written back, never the bytes received. Browsers send origins in
+            // lowercase; an ASCII-uppercase one is folded to match (no Unicode folding: `\u{212A}` is no `k`).
+            if let index = listed.firstIndex(of: origin) ?? listed.firstIndex(of: Self.asciiLowercased(origin)) {
+                return .origin(listed[index])
+            }
             return .varyOnly
         }
+    }
+
+    static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return text }
+        return String(decoding: text.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// The answer to `OPTIONS /v/…` or `/s/…`: 204, given before any token, rate-limit or lookup work, since a
@@ -108,8 +117,8 @@ enum CORSGrant: Equatable {
 
     var allows: Bool { self != .varyOnly }
 
-    /// Written after the other headers. `origin` is written as received only after matching a configured origin,
-    /// whose characters were checked at start, so no CR or LF can reach the header.
+    /// Written after the other headers. `origin` is a configured entry (checked at start: printable ASCII, no
+    /// path), so no CR or LF can reach the header.
     func encode(into buffer: inout ByteBuffer) {
         buffer.writeStaticString("\r\nVary: Origin")
         switch self {

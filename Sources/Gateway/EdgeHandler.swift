@@ -79,10 +79,10 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         context.fireChannelReadComplete()
     }
 
-    /// Pauses reading while `maximumQueued` requests wait or the peer is not reading its answers; resumes when
-    /// neither is true.
+    /// Pauses reading while `maximumQueued` requests wait, the peer is not reading its answers, or a refusal waits
+    /// behind them (nothing after it is read); resumes when none is true.
     private func updateReading(context: ChannelHandlerContext) {
-        let pause = queued.count >= Self.maximumQueued || !context.channel.isWritable
+        let pause = refusal != nil || queued.count >= Self.maximumQueued || !context.channel.isWritable
         guard pause != readingPaused else { return }
         readingPaused = pause
         if pause { connectionGuard.pauseReading() } else { connectionGuard.resumeReading() }
@@ -157,9 +157,10 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// Refuses what cannot be answered (unparsable, a body): after the answers still owed, then the connection closes.
     private func refuse(_ reply: EdgeReply, context: ChannelHandlerContext) {
         if answering || !queued.isEmpty {
-            // Requests already queued are still answered; nothing read from now on is.
+            // Requests already queued are still answered; nothing read from now on is, and nothing more is read.
             refusal = reply
             receiving = nil
+            updateReading(context: context)
         } else {
             writeAndClose(reply, context: context)
         }
@@ -177,6 +178,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// The decoder's refusals get their answer (`EdgeRequestError.reply`), then the connection closes; any other error
     /// closes it at once.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After a refusal the decoder reports every later read as data in its error state: the refusal and the
+        // answers owed before it are still to be written, so that is not a reason to close now.
+        if case .dataReceivedInErrorState? = error as? ByteToMessageDecoderError, refusal != nil || closing { return }
         guard let refused = error as? EdgeRequestError, context.channel.isActive, !closing else {
             context.close(promise: nil)
             return
@@ -211,7 +215,7 @@ extension EdgeRequestError {
         case .uriTooLong: .problem(.uriTooLong)
         case .headTooLarge: .problem(.headersTooLarge)
         case .bodyNotAllowed: .problem(.bodyTooLarge)
-        case .methodNotAllowed: .problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])
+        case .methodNotAllowed: .methodNotAllowed
         case .methodNotImplemented: .problem(.methodNotImplemented)
         }
     }

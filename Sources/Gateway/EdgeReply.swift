@@ -42,6 +42,10 @@ struct EdgeReply {
         .problem(.dependencyDown, extraHeaders: [("Retry-After", String(retryAfter))])
     }
 
+    /// 405 for a method a route does not take: the edge reads GET and HEAD (and, with CORS, answers OPTIONS before
+    /// any route).
+    static let methodNotAllowed = EdgeReply.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])
+
     static func text(_ status: HTTPResponseStatus, _ body: String) -> EdgeReply {
         EdgeReply(status: status, location: nil, caching: .noStore, contentType: "text/plain; charset=utf-8", extraHeaders: [], body: body)
     }

@@ -34,6 +34,8 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
     public typealias InboundOut = HTTPServerRequestPart
 
     private let maximumHeadBytes: Int
+    /// `Origin` is read only for CORS: without it, a String per cross-origin request is not made.
+    private let keepsOrigin: Bool
     private let maximumHeaderCount: Int
     /// `GatewayConfiguration.trustedProxyHeader` as configured (the name `EdgeService` looks up) and lowercased, to
     /// match field names against.
@@ -52,6 +54,7 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
     static let maximumMethodLength = 24
 
     public init(configuration: GatewayConfiguration) {
+        keepsOrigin = configuration.cors != nil
         maximumHeadBytes = configuration.maximumHeadBytes
         maximumHeaderCount = configuration.maximumHeaderCount
         trustedHeader = configuration.trustedProxyHeader.map { name in
@@ -237,7 +240,7 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
             guard head!.hosts == 1 else { throw EdgeRequestError(.malformed, "more than one Host") }
         case 6 where Self.name(name, is: "cookie"):
             keep("Cookie", value, unlessKeptAs: trusted)
-        case 6 where Self.name(name, is: "origin"):
+        case 6 where keepsOrigin && Self.name(name, is: "origin"):
             keep("Origin", value, unlessKeptAs: trusted)
         case 10 where Self.name(name, is: "user-agent"):
             keep("User-Agent", value, unlessKeptAs: trusted)

@@ -79,8 +79,9 @@ public final class EdgeService: EdgeResponder, Sendable {
             reply.cors = grant
             return .now(reply)
         case .later(let future):
+            // A failed lookup is answered 503 here rather than by the handler, so that it carries the grant too.
             return .later(
-                future.map { reply in
+                future.recover { _ in self.dependencyDown }.map { reply in
                     var reply = reply
                     reply.cors = grant
                     return reply
@@ -113,6 +114,8 @@ public final class EdgeService: EdgeResponder, Sendable {
     private func route(
         _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop
     ) -> Answer {
+        // OPTIONS, the one other method the decoder lets through (for CORS preflights on /v and /s).
+        if method != .GET && method != .HEAD, route == .healthz || route == .readyz { return .now(.methodNotAllowed) }
         switch route {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
@@ -126,11 +129,11 @@ public final class EdgeService: EdgeResponder, Sendable {
         case .malformedID:
             return .now(.problem(.notFound))
         case .share(let code):
-            guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
+            guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
             return share(String(code), query: query, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
         case .video(let id):
-            guard method == .GET || method == .HEAD else { return .now(.problem(.methodNotAllowed, extraHeaders: [("Allow", "GET, HEAD")])) }
+            guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
             return video(String(id), query: query, headers: headers, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
         }
     }

@@ -102,10 +102,9 @@ public struct MirrorJobStore: MirrorTransitions {
         WHERE request_id = $1 AND locked_by = $2
         """
 
-    /// The queue by state, for `/metrics`: leased now, due and waiting to be claimed, and backing off until `run_after`.
-    /// The table holds only unfinished jobs, so this stays cheap.
-    /// Jobs running, queued (due, unclaimed) and waiting (backing off), and how long the oldest queued job has been
-    /// due: the queue's age, which a backlog count alone does not show (a few stuck jobs, or workers gone).
+    /// The queue by state, for `/metrics`: leased now, due and waiting to be claimed, and backing off until `run_after`;
+    /// and how long the oldest queued job has been due, the queue's age, which a backlog count alone does not show (a
+    /// few stuck jobs, or workers gone). The table holds only unfinished jobs, so this stays cheap.
     static let countByState = """
         SELECT count(*) FILTER (WHERE locked_until > now()),
                count(*) FILTER (WHERE (locked_until IS NULL OR locked_until <= now()) AND run_after <= now()),
@@ -202,15 +201,15 @@ public struct MirrorJobStore: MirrorTransitions {
         _ = try await client.query(Self.release, [job.requestID, worker])
     }
 
-    /// Queues every PENDING or FAILED generation with a `fal_url`; returns their ids.
-    /// Jobs by state: `running` (leased), `queued` (due), `waiting` (retrying later).
-    /// Jobs by state, and the seconds the oldest queued job has been due (0 when none is).
+    /// Jobs by state, `running` (leased), `queued` (due) and `waiting` (retrying later), and the seconds the oldest
+    /// queued job has been due (0 when none is).
     public func countByState() async throws -> (counts: [(state: String, count: Int)], oldestQueuedSeconds: Double) {
         let row = try await client.query(Self.countByState).rows.first ?? []
         let counts = zip(["running", "queued", "waiting"], row.prefix(3)).map { ($0, $1.flatMap { Int($0) } ?? 0) }
         return (counts, row.count > 3 ? row[3].flatMap { Double($0) } ?? 0 : 0)
     }
 
+    /// Queues every PENDING or FAILED generation with a `fal_url`; returns their ids.
     public func backfill() async throws -> [String] {
         try await client.withTransaction { try $0.query(Self.backfill).rows.compactMap { $0[0] } }
     }

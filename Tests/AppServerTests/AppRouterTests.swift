@@ -165,6 +165,9 @@ import Testing
                 ("/v1/generations", #"{"request_id":"n2","visibility":"private","expires_at":"9999-12-31T23:00:00-05:00"}"#),
                 ("/v1/generations", #"{"request_id":"n3","visibility":"private","expires_at":"0001-01-01T00:00:00+05:00"}"#),
                 ("/v1/generations", #"{"request_id":"n4","visibility":"private","expires_at":"2026-13-01T00:00:00Z"}"#),
+                // Digits of other scripts: a Regex `\d` matched them, and `Int` then could not read them.
+                ("/v1/generations", #"{"request_id":"n6","visibility":"private","expires_at":"２０２６-01-01T00:00:00Z"}"#),
+                ("/v1/revocations", #"{"sub":"s","until":"2026-01-01T00:00:00+٠٥:00"}"#),
                 ("/v1/revocations", #"{"jti":"abc\u0000def"}"#),
             ]
             for (uri, body) in refused {

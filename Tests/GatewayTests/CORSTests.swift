@@ -110,6 +110,17 @@ import UsherServer
         #expect(headers(try await edge.get("/healthz", headers: origin))["access-control-allow-origin"] == nil)
     }
 
+    /// The configured entry is written back, never the bytes received; only ASCII case is folded.
+    @Test func theGrantEchoesTheConfiguredOrigin() async throws {
+        let edge = try await EdgeServiceTests.Edge(cors: try CORSPolicy(parsing: "https://kino.example"))
+        let upper = headers(try await edge.get("/v/x", headers: ["Origin": "HTTPS://KINO.EXAMPLE"]))
+        #expect(upper["access-control-allow-origin"] == "https://kino.example")
+        let kelvin = headers(try await edge.get("/v/x", headers: ["Origin": "https://\u{212A}ino.example"]))
+        #expect(kelvin["access-control-allow-origin"] == nil)
+        // OPTIONS elsewhere than /v and /s is not a preflight.
+        #expect(try await edge.get("/healthz", method: .OPTIONS, headers: ["Origin": "https://kino.example"]).status == .methodNotAllowed)
+    }
+
     @Test func aWildcardNeverGrantsToARequestWithCookies() async throws {
         let edge = try await EdgeServiceTests.Edge(cors: try CORSPolicy(parsing: "*"))
         try await edge.fixture.registerCompleted("vid-1")

@@ -45,6 +45,8 @@ public func fuzzEdgeDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let readSize = [1, 2, 7, 16, 61, 256, 1024, Int.max][Int(control & 7)]
     var configuration = GatewayConfiguration()
     configuration.trustedProxyHeader = "X-Forwarded-For"
+    // CORS on, so that `Origin` is kept (and compared) too.
+    configuration.cors = CORSPolicy(origins: .any)
     if control & 8 != 0 {
         configuration.maximumHeadBytes = 256
         configuration.maximumHeaderCount = 8
