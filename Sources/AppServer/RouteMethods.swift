@@ -52,7 +52,7 @@ struct RequestTargetMiddleware<Context: RequestContext>: RouterMiddleware {
         guard target.utf8.count <= maximumURILength else {
             throw ProblemError(.uriTooLong, code: "uri-too-long", detail: "URLs are limited to 8 KiB.")
         }
-        if target.utf8.contains(UInt8(ascii: "%")), target.lowercased().contains("%00") {
+        if target.contains("%00") {
             throw ProblemError.badRequest("URLs may not contain %00.")
         }
         return try await next(request, context)
