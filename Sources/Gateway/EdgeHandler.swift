@@ -14,14 +14,16 @@ import NIOHTTP1
 /// - a request that declares a body (`Content-Length` above 0, or any `Transfer-Encoding`) is refused by the decoder
 ///   as soon as its head ends, with 413, and the connection closes: the edge never waits for a body, so a client
 ///   cannot hold a connection by announcing one and sending nothing;
-/// - answers given at once are flushed together at the end of the read, one write per batch;
+/// - answers given at once are gathered in one buffer and written together at the end of the read, one write per
+///   batch; that buffer is used again for the next batch once the channel has let go of it, so a connection's
+///   answers allocate nothing in steady state (`spare`);
 /// - graceful shutdown (`ChannelShouldQuiesceEvent`) closes an idle connection at once, and otherwise after the
 ///   answers to every request already read, the last one saying `Connection: close`;
 /// - a request the decoder refuses (`EdgeRequestError`: unparsable, too large, a body, a method the edge does not
 ///   take) is answered after the answers still owed, and the connection closes (what follows cannot be trusted to
 ///   frame a request).
 final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = EdgeRequestHead
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -32,11 +34,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     private let metrics: EdgeMetrics
     private let date: HTTPDate
     private let connectionGuard: ConnectionGuard
-    /// The request whose head was read and whose end was not yet.
-    private var receiving: HTTPRequestHead?
     /// An answer is waiting for a future; requests completed meanwhile wait in `queued`.
     private var answering = false
-    private var queued = CircularBuffer<HTTPRequestHead>(initialCapacity: 2)
+    private var queued = CircularBuffer<EdgeRequestHead>(initialCapacity: 2)
     /// Set once the connection is to close: nothing read afterwards is answered.
     private var closing = false
     /// A refusal to write once the answers owed before it are written.
@@ -45,6 +45,17 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     private var needsFlush = false
     /// Whether this handler asked the guard to stop reading.
     private var readingPaused = false
+    /// Answers written since the last flush, in one buffer.
+    private var outbound: ByteBuffer?
+    /// The last flushed buffer, kept to be cleared and written into again: once the socket has written it, nothing
+    /// else refers to its storage and `clear` reuses it (if the channel still holds it, `clear` allocates anew).
+    private var spare: ByteBuffer?
+
+    /// Answers gathered beyond this are written at once rather than at the end of the read, so that the channel's
+    /// writability (and so `updateReading`) sees them as before.
+    static var flushThreshold: Int { 16 * 1024 }
+    /// A buffer that grew beyond this (a burst of pipelined answers) is not kept: an idle connection holds little.
+    static var maximumSpareCapacity: Int { 4096 }
 
     init(service: Responder, metrics: EdgeMetrics, date: HTTPDate, connectionGuard: ConnectionGuard) {
         self.connectionGuard = connectionGuard
@@ -55,22 +66,13 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, refusal == nil else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            receiving = head
-        case .body:
-            // The decoder refuses every head that declares a body: never produced.
-            break
-        case .end:
-            guard let head = receiving else { return }
-            receiving = nil
-            connectionGuard.requestReceived()
-            if answering {
-                queued.append(head)
-                updateReading(context: context)
-            } else {
-                answer(head, context: context)
-            }
+        let head = unwrapInboundIn(data)
+        connectionGuard.requestReceived()
+        if answering {
+            queued.append(head)
+            updateReading(context: context)
+        } else {
+            answer(head, context: context)
         }
     }
 
@@ -93,11 +95,11 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         context.fireChannelWritabilityChanged()
     }
 
-    private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func answer(_ head: EdgeRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
         // The address itself (cached by the channel); it is written as text only where it is used.
         let peer = service.needsPeerAddress ? context.channel.remoteAddress : nil
-        switch service.answer(method: head.method, uri: head.uri, headers: head.headers, peer: peer, on: context.eventLoop) {
+        switch service.answer(head, peer: peer, on: context.eventLoop) {
         case .now(let reply):
             write(reply, for: head, started: started, context: context)
         case .later(let future):
@@ -128,30 +130,42 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         updateReading(context: context)
     }
 
-    private func write(_ reply: EdgeReply, for head: HTTPRequestHead, started: NIODeadline, context: ChannelHandlerContext) {
+    private func write(_ reply: EdgeReply, for head: EdgeRequestHead, started: NIODeadline, context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
         // The last answer of a shutting-down connection says so; a client asking to close gets its wish.
-        let close = !head.isKeepAlive || (quiescing && queued.isEmpty && receiving == nil && refusal == nil)
+        let close = !head.isKeepAlive || (quiescing && queued.isEmpty && refusal == nil)
         let connection: EdgeReply.Connection =
             close ? .close : head.version.major == 1 && head.version.minor == 0 ? .keepAliveHTTP10 : .keepAlive
-        var buffer = context.channel.allocator.buffer(capacity: 256 + (reply.location?.utf8.count ?? 0) + reply.body.utf8.count)
+        let capacity = 256 + (reply.location?.utf8.count ?? 0) + reply.body.utf8.count
+        var buffer = outbound.take() ?? recycledBuffer(capacity: capacity, context: context)
         reply.encode(into: &buffer, version: head.version, headOnly: head.method == .HEAD, connection: connection, date: date.now)
+        outbound = buffer
         connectionGuard.responseSent()
         metrics.record(uri: head.uri, status: reply.status.code, started: started)
         if close {
             closing = true
+            let buffer = outbound.take()!
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         } else {
-            context.write(wrapOutboundOut(buffer), promise: nil)
             needsFlush = true
-            if !context.channel.isWritable { updateReading(context: context) }
+            if buffer.readableBytes >= Self.flushThreshold { flushIfNeeded(context: context) }
         }
+    }
+
+    /// The spare buffer cleared, or a new one.
+    private func recycledBuffer(capacity: Int, context: ChannelHandlerContext) -> ByteBuffer {
+        guard var buffer = spare.take() else { return context.channel.allocator.buffer(capacity: capacity) }
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
-        context.flush()
+        guard let buffer = outbound.take() else { return }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        if buffer.capacity <= Self.maximumSpareCapacity { spare = buffer }
+        if !context.channel.isWritable { updateReading(context: context) }
     }
 
     /// Refuses what cannot be answered (unparsable, a body): after the answers still owed, then the connection closes.
@@ -159,7 +173,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         if answering || !queued.isEmpty {
             // Requests already queued are still answered; nothing read from now on is, and nothing more is read.
             refusal = reply
-            receiving = nil
             updateReading(context: context)
         } else {
             writeAndClose(reply, context: context)
@@ -169,7 +182,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// A refusal that ends the connection.
     private func writeAndClose(_ reply: EdgeReply, context: ChannelHandlerContext) {
         closing = true
-        var buffer = context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
+        // Behind the answers of this read not yet written.
+        needsFlush = false
+        var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
         reply.encode(into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: date.now)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         metrics.record(uri: "", status: reply.status.code, started: .now())
@@ -194,8 +209,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
             return
         }
         quiescing = true
-        if !answering && queued.isEmpty && receiving == nil && !closing {
+        if !answering && queued.isEmpty && !closing {
             closing = true
+            flushIfNeeded(context: context)
             context.close(promise: nil)
         }
     }
@@ -203,6 +219,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
         queued.removeAll()
+        outbound = nil
+        spare = nil
         context.fireChannelInactive()
     }
 }

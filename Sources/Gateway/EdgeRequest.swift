@@ -1,5 +1,4 @@
 import Delivery
-public import NIOHTTP1
 
 #if canImport(Glibc)
 import Glibc
@@ -53,8 +52,10 @@ public enum EdgeRequest {
 
     /// The client's address for rate limits: the last entry of the trusted proxy header (what the proxy in front
     /// appended; earlier entries are the client's own claims), else the connection's peer.
-    public static func clientAddress(headers: HTTPHeaders, trustedHeader: String?, peer: String?) -> String? {
-        guard let trustedHeader, let value = headers[trustedHeader].last else { return peer }
+    /// `forwarded`: the value of the trusted header's last occurrence (`EdgeRequestHead.Field.trustedProxy`), nil when
+    /// none is configured or sent.
+    public static func clientAddress(forwarded value: String?, peer: String?) -> String? {
+        guard let value else { return peer }
         guard var last = value.split(separator: ",").last else { return peer }
         while last.first == " " || last.first == "\t" { last.removeFirst() }
         while last.last == " " || last.last == "\t" { last.removeLast() }

@@ -1,5 +1,5 @@
 public import NIOCore
-public import NIOHTTP1
+import NIOHTTP1
 
 #if canImport(Glibc)
 import Glibc
@@ -18,11 +18,10 @@ import Darwin
 ///   body (`Content-Length` absent or 0, no `Transfer-Encoding`), a URL of at most `EdgeRequest.maximumURILength`
 ///   bytes and a head within the configured limits; anything else is refused (`EdgeRequestError`) and nothing after it
 ///   is decoded, so no two readers of the same bytes can frame a request differently;
-/// - it arrives as `.head` (whose headers hold only what the edge reads: `Authorization`, `Cookie`, `User-Agent`,
-///   `Origin` and the trusted proxy header, values trimmed, in the order sent) then `.end(nil)`, as NIOHTTP1 gives it;
-/// - `HTTPRequestHead.isKeepAlive` says what NIOHTTP1's would (llhttp's rule: HTTP/1.1 unless a `Connection` token
-///   `close`, HTTP/1.0 only with a token `keep-alive`); the head carries a `Connection` field saying so, in place of
-///   the client's;
+/// - it arrives as one `EdgeRequestHead`, which holds only what the edge reads: `Authorization`, `Cookie`,
+///   `User-Agent` and `Origin` (each its first occurrence) and the trusted proxy header (its last), values trimmed;
+/// - `EdgeRequestHead.isKeepAlive` says what NIOHTTP1's would (llhttp's rule: HTTP/1.1 unless a `Connection` token
+///   `close`, HTTP/1.0 only with a token `keep-alive`);
 /// - after a request that is not kept alive, the rest of the connection's bytes are dropped.
 ///
 /// Pipelined requests in one read decode in order; a partial head waits for more bytes, scanned once (a head sent a
@@ -31,15 +30,14 @@ import Darwin
 /// accepted one could be (414 for a long URL), so an oversized URL is refused without reading the rest.
 @_spi(Fuzzing)
 public struct EdgeRequestDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = HTTPServerRequestPart
+    public typealias InboundOut = EdgeRequestHead
 
     private let maximumHeadBytes: Int
     /// `Origin` is read only for CORS: without it, a String per cross-origin request is not made.
     private let keepsOrigin: Bool
     private let maximumHeaderCount: Int
-    /// `GatewayConfiguration.trustedProxyHeader` as configured (the name `EdgeService` looks up) and lowercased, to
-    /// match field names against.
-    private let trustedHeader: (name: String, lowercased: [UInt8])?
+    /// `GatewayConfiguration.trustedProxyHeader`, lowercased, to match field names against.
+    private let trustedHeader: [UInt8]?
 
     /// How far the current head has been searched for line ends, and where its current line starts: offsets from the
     /// reader index, which moves only once a head is complete.
@@ -49,6 +47,8 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
     private var head: Head?
     /// A request asked to close the connection: nothing after it is decoded.
     private var ended = false
+    /// The last request passed on: filled again for the next one if the handler let go of it (`EdgeRequestHead`).
+    private var lastHead: EdgeRequestHead?
 
     /// A method token is at most this long (the longest NIOHTTP1 knows, `UNSUBSCRIBE`, has 11 bytes).
     static let maximumMethodLength = 24
@@ -58,7 +58,7 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
         maximumHeadBytes = configuration.maximumHeadBytes
         maximumHeaderCount = configuration.maximumHeaderCount
         trustedHeader = configuration.trustedProxyHeader.map { name in
-            (name, name.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 })
+            name.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
         }
     }
 
@@ -69,8 +69,8 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
         var methodRefusal: EdgeRequestError?
         var uri: String
         var version: HTTPVersion
-        var headers: [(String, String)] = []
-        var fields = 0
+        var fields = EdgeRequestHead.Fields()
+        var fieldCount = 0
         var hosts = 0
         var contentLengths = 0
         var declaresBody = false
@@ -86,25 +86,23 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return .needMoreData
         }
-        guard let length = try buffer.withUnsafeReadableBytes({ try self.scan($0) }), var head = self.head else { return .needMoreData }
+        guard let length = try buffer.withUnsafeReadableBytes({ try self.scan($0) }), let head = self.head else { return .needMoreData }
         self.head = nil
         scanned = 0
         lineStart = 0
-        buffer.moveReaderIndex(forwardBy: length)
+        // A slice: the head's fields are read from the bytes as they arrived, without a copy.
+        let bytes = buffer.readSlice(length: length)!
 
         if head.version.minor >= 1 && head.hosts == 0 { throw EdgeRequestError(.malformed, "an HTTP/1.1 request without Host") }
         if head.declaresBody { throw EdgeRequestError(.bodyNotAllowed, "a request that declares a body") }
         if let refusal = head.methodRefusal { throw refusal }
         if !head.isKeepAlive {
-            head.headers.append(("Connection", "close"))
             ended = true
             buffer.moveReaderIndex(to: buffer.writerIndex)
-        } else if head.version.minor == 0 {
-            head.headers.append(("Connection", "keep-alive"))
         }
-        let request = HTTPRequestHead(version: head.version, method: head.method, uri: head.uri, headers: HTTPHeaders(head.headers))
-        context.fireChannelRead(wrapInboundOut(.head(request)))
-        context.fireChannelRead(wrapInboundOut(.end(nil)))
+        let request = EdgeRequestHead.recycled(
+            &lastHead, method: head.method, version: head.version, isKeepAlive: head.isKeepAlive, uri: head.uri, bytes: bytes, fields: head.fields)
+        context.fireChannelRead(wrapInboundOut(request))
         return ended ? .needMoreData : .continue
     }
 
@@ -136,7 +134,7 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
             } else if line.isEmpty {
                 return newline + 1
             } else {
-                try field(line)
+                try field(line, at: base.distance(to: line.baseAddress!))
             }
         }
         if head == nil {
@@ -208,7 +206,8 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
     }
 
     /// `token ":" OWS value OWS`: the value kept if the edge reads the field, the body and Host rules applied.
-    private mutating func field(_ line: UnsafeRawBufferPointer) throws(EdgeRequestError) {
+    /// `offset`: where the line starts in the head.
+    private mutating func field(_ line: UnsafeRawBufferPointer, at offset: Int) throws(EdgeRequestError) {
         guard line[0] != UInt8(ascii: " ") && line[0] != UInt8(ascii: "\t") else {
             throw EdgeRequestError(.malformed, "an obs-folded line")
         }
@@ -224,33 +223,32 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
         guard Self.isFieldValue(UnsafeRawBufferPointer(rebasing: line[start..<end])) else {
             throw EdgeRequestError(.malformed, "a control character in a field value")
         }
-        head!.fields += 1
-        guard head!.fields <= maximumHeaderCount else { throw EdgeRequestError(.headTooLarge, "more header fields than the limit") }
+        head!.fieldCount += 1
+        guard head!.fieldCount <= maximumHeaderCount else { throw EdgeRequestError(.headTooLarge, "more header fields than the limit") }
         let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
         let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
-        // Checked first: whatever else the field is, it is also kept under the configured name.
-        var trusted = false
-        if let trustedHeader, trustedHeader.lowercased.withUnsafeBytes({ Self.name(name, is: $0) }) {
-            trusted = true
-            append(trustedHeader.name, value)
+        let span = EdgeRequestHead.Fields.Span(offset: Int32(offset + start), length: Int32(end - start))
+        // Checked first: whatever else the field is, it is also kept as the trusted one (its last occurrence).
+        if let trustedHeader, trustedHeader.withUnsafeBytes({ Self.name(name, is: $0) }) {
+            head!.fields[.trustedProxy] = span
         }
         switch name.count {
         case 4 where Self.name(name, is: "host"):
             head!.hosts += 1
             guard head!.hosts == 1 else { throw EdgeRequestError(.malformed, "more than one Host") }
         case 6 where Self.name(name, is: "cookie"):
-            keep("Cookie", value, unlessKeptAs: trusted)
+            keep(.cookie, span)
         case 6 where keepsOrigin && Self.name(name, is: "origin"):
-            keep("Origin", value, unlessKeptAs: trusted)
+            keep(.origin, span)
         case 10 where Self.name(name, is: "user-agent"):
-            keep("User-Agent", value, unlessKeptAs: trusted)
+            keep(.userAgent, span)
         case 10 where Self.name(name, is: "connection"):
             // llhttp reads a tab after a token as part of it (`close<HT>` does not close): refused rather than read
             // differently.
             guard !line[start...].contains(UInt8(ascii: "\t")) else { throw EdgeRequestError(.malformed, "a tab in a Connection value") }
             connection(value)
         case 13 where Self.name(name, is: "authorization"):
-            keep("Authorization", value, unlessKeptAs: trusted)
+            keep(.authorization, span)
         case 14 where Self.name(name, is: "content-length"):
             head!.contentLengths += 1
             guard head!.contentLengths == 1 else { throw EdgeRequestError(.malformed, "more than one Content-Length") }
@@ -267,14 +265,9 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
         }
     }
 
-    private mutating func keep(_ name: String, _ value: UnsafeRawBufferPointer, unlessKeptAs trusted: Bool) {
-        if !trusted { append(name, value) }
-    }
-
-    private mutating func append(_ name: String, _ value: UnsafeRawBufferPointer) {
-        // One allocation for what a browser sends (User-Agent, Cookie, Origin, Authorization), not one per doubling.
-        if head!.headers.isEmpty { head!.headers.reserveCapacity(4) }
-        head!.headers.append((name, Self.string(value)))
+    /// The first occurrence is the one read (as `HTTPHeaders.first(name:)` did).
+    private mutating func keep(_ field: EdgeRequestHead.Field, _ span: EdgeRequestHead.Fields.Span) {
+        if head!.fields[field].length < 0 { head!.fields[field] = span }
     }
 
     /// Comma-separated tokens between spaces, compared without case, as llhttp reads them.

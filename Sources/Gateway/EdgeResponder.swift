@@ -22,7 +22,7 @@ protocol EdgeResponder: AnyObject, SendableMetatype {
     var needsPeerAddress: Bool { get }
     /// The answer when a waiting answer failed (a dependency did not answer in time).
     var dependencyDown: EdgeReply { get }
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer
 }
 
 /// The edge connection's handlers, in one place: `EdgeServer` installs them on each accepted connection, and the
@@ -64,7 +64,8 @@ public final class EdgeStandIn: EdgeResponder {
 
     var dependencyDown: EdgeReply { .dependencyDown(retryAfter: GatewayConfiguration().retryAfterUnavailable) }
 
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer {
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer {
+        let uri = request.uri
         if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }
         if uri.hasPrefix("/later") {
             let promise = loop.makePromise(of: EdgeReply.self)

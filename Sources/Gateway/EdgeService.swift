@@ -66,15 +66,16 @@ public final class EdgeService: EdgeResponder, Sendable {
     var needsPeerAddress: Bool { rateLimiter.isEnabled || plays != nil }
 
     /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
-    func answer(method: HTTPMethod, uri: String, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
+        let uri = request.uri
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
         guard let cors = configuration.cors, route.servesVideo else {
-            return limitedAnswer(route, method: method, query: query, headers: headers, peer: peer, on: loop)
+            return limitedAnswer(route, request: request, query: query, peer: peer, on: loop)
         }
-        let grant = cors.grant(origin: headers.first(name: "origin"), credentialed: headers.contains(name: "cookie"))
-        if method == .OPTIONS { return .now(cors.preflight(grant)) }
-        switch limitedAnswer(route, method: method, query: query, headers: headers, peer: peer, on: loop) {
+        let grant = cors.grant(origin: request.value(.origin), credentialed: request.contains(.cookie))
+        if request.method == .OPTIONS { return .now(cors.preflight(grant)) }
+        switch limitedAnswer(route, request: request, query: query, peer: peer, on: loop) {
         case .now(var reply):
             reply.cors = grant
             return .now(reply)
@@ -90,30 +91,31 @@ public final class EdgeService: EdgeResponder, Sendable {
     }
 
     private func limitedAnswer(
-        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop
+        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop
     ) -> Answer {
         // The client's IP bucket comes before any token work, in every mode, so a flood of forged tokens costs
         // one bucket check each, not a signature check.
         if rateLimiter.isEnabled, route.isLimited,
-            let client = EdgeRequest.clientAddress(headers: headers, trustedHeader: configuration.trustedProxyHeader, peer: peer?.ipAddress)
+            let client = EdgeRequest.clientAddress(forwarded: request.value(.trustedProxy), peer: peer?.ipAddress)
         {
             if rateLimiter.configuration.shared {
                 return .later(
                     rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.route(route, method: method, query: query, headers: headers, peer: peer, on: loop).future(on: loop)
+                        return self.route(route, request: request, query: query, peer: peer, on: loop).future(on: loop)
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("ip:" + client, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return self.route(route, method: method, query: query, headers: headers, peer: peer, on: loop)
+        return self.route(route, request: request, query: query, peer: peer, on: loop)
     }
 
     private func route(
-        _ route: EdgeRoute, method: HTTPMethod, query: Substring, headers: HTTPHeaders, peer: SocketAddress?, on loop: any EventLoop
+        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop
     ) -> Answer {
+        let method = request.method
         // OPTIONS, the one other method the decoder lets through (for CORS preflights on /v and /s).
         if method != .GET && method != .HEAD, route == .healthz || route == .readyz { return .now(.methodNotAllowed) }
         switch route {
@@ -131,22 +133,22 @@ public final class EdgeService: EdgeResponder, Sendable {
         case .share(let code):
             guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
-            return share(String(code), query: query, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
+            return share(String(code), query: query, play: method == .GET ? Play(request: request, peer: peer) : nil, on: loop)
         case .video(let id):
             guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
-            return video(String(id), query: query, headers: headers, play: method == .GET ? Play(headers: headers, peer: peer) : nil, on: loop)
+            return video(id, query: query, request: request, play: method == .GET ? Play(request: request, peer: peer) : nil, on: loop)
         }
     }
 
     /// A GET that may become a play: what identifies its viewer when it carries no token with a `sub`, read only
     /// then.
     struct Play {
-        let headers: HTTPHeaders
+        let request: EdgeRequestHead
         let peer: SocketAddress?
     }
 
     /// Counts the answer as a play when it is a 302 (CONTRACT § Plays: HEAD, errors and preflights are not).
-    private func counted(_ answer: Answer, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) -> Answer {
+    private func counted(_ answer: Answer, id: Substring, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) -> Answer {
         guard plays != nil, play != nil else { return answer }
         switch answer {
         case .now(let reply):
@@ -161,19 +163,19 @@ public final class EdgeService: EdgeResponder, Sendable {
         }
     }
 
-    private func recordPlay(_ reply: EdgeReply, id: String, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
+    private func recordPlay(_ reply: EdgeReply, id: Substring, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
         guard let plays, let play, reply.status == .found else { return }
         let client =
             subject == nil
-            ? EdgeRequest.clientAddress(headers: play.headers, trustedHeader: configuration.trustedProxyHeader, peer: play.peer?.ipAddress) : nil
+            ? EdgeRequest.clientAddress(forwarded: play.request.value(.trustedProxy), peer: play.peer?.ipAddress) : nil
         plays.record(
             requestID: id, shareCode: shareCode, subject: subject, client: client,
-            userAgent: subject == nil ? play.headers.first(name: "user-agent") : nil, now: Self.unixNow(), on: loop)
+            userAgent: subject == nil ? play.request.value(.userAgent) : nil, now: Self.unixNow(), on: loop)
     }
 
-    private func video(_ id: String, query: Substring, headers: HTTPHeaders, play: Play?, on loop: any EventLoop) -> Answer {
+    private func video(_ id: Substring, query: Substring, request: EdgeRequestHead, play: Play?, on loop: any EventLoop) -> Answer {
         let now = Self.unixNow()
-        let token = EdgeRequest.token(authorization: headers.first(name: "authorization"), query: query, cookie: headers.first(name: "cookie"))
+        let token = EdgeRequest.token(authorization: request.value(.authorization), query: query, cookie: request.value(.cookie))
         var grant: ViewerGrant?
         if let token {
             // A forged token costs no lookup: refuse it before touching Redis or Postgres.
@@ -206,12 +208,12 @@ public final class EdgeService: EdgeResponder, Sendable {
             deliver(id, grant: grant, download: download, now: now, on: loop), id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
     }
 
-    private func deliver(_ id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop) -> Answer {
+    private func deliver(_ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop) -> Answer {
         if let outcome = lookup.cached(id, on: loop) {
             return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
         }
         return .later(
-            lookup.resolve(id, on: loop).map { outcome in
+            lookup.resolve(String(id), on: loop).map { outcome in
                 self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
             })
     }
@@ -244,7 +246,7 @@ public final class EdgeService: EdgeResponder, Sendable {
         return grant
     }
 
-    private func decide(_ outcome: LookupOutcome, id: String, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64) -> EdgeReply {
+    private func decide(_ outcome: LookupOutcome, id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64) -> EdgeReply {
         let record: DeliveryRecord
         switch outcome {
         case .unavailable: return dependencyDown
@@ -296,7 +298,7 @@ public final class EdgeService: EdgeResponder, Sendable {
                 guard self.revocations.hasLoaded else { return loop.makeSucceededFuture(self.dependencyDown) }
                 if self.revocations.takesDown(share.requestID, now: now) { return loop.makeSucceededFuture(.problem(.gone)) }
                 let generation =
-                    self.lookup.cached(share.requestID, on: loop).map { loop.makeSucceededFuture($0) }
+                    self.lookup.cached(share.requestID[...], on: loop).map { loop.makeSucceededFuture($0) }
                     ?? self.lookup.resolve(share.requestID, on: loop)
                 return generation.flatMap { outcome -> EventLoopFuture<EdgeReply> in
                     let record: DeliveryRecord
@@ -308,7 +310,7 @@ public final class EdgeService: EdgeResponder, Sendable {
                     }
                     if let refusal = self.undeliverable(record) {
                         // The origin fallback's 302 is a play too.
-                        self.recordPlay(refusal, id: share.requestID, shareCode: code, subject: nil, play: play, on: loop)
+                        self.recordPlay(refusal, id: share.requestID[...], shareCode: code, subject: nil, play: play, on: loop)
                         return loop.makeSucceededFuture(refusal)
                     }
                     let granted: EventLoopFuture<Bool?> =
@@ -320,7 +322,7 @@ public final class EdgeService: EdgeResponder, Sendable {
                         let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
                         guard ttl > 0 else { return .problem(.shareGone) }
                         let reply = self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
-                        self.recordPlay(reply, id: share.requestID, shareCode: code, subject: nil, play: play, on: loop)
+                        self.recordPlay(reply, id: share.requestID[...], shareCode: code, subject: nil, play: play, on: loop)
                         return reply
                     }
                 }
@@ -414,7 +416,7 @@ struct ReportOnlyLog: Sendable {
 
     init(logger: Logger) { self.logger = logger }
 
-    func record(_ reason: Reason, id: String) {
+    func record(_ reason: Reason, id: Substring) {
         counters[reason]?.increment()
         logger.notice("report-only: let through a request that would be refused", metadata: ["reason": "\(reason.rawValue)", "id": "\(id)"])
     }

@@ -20,8 +20,8 @@ public struct ViewerGrant: Sendable, Equatable {
     }
 
     /// True when the scope names the id, or the generation's owner is the token's `own`.
-    public func covers(videoID: String, owner generationOwner: String?) -> Bool {
+    public func covers(videoID: Substring, owner generationOwner: String?) -> Bool {
         if let owner, let generationOwner, owner == generationOwner { return true }
-        return videoIDs.contains(videoID)
+        return videoIDs.contains { $0 == videoID }
     }
 }

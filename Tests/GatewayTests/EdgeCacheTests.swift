@@ -117,6 +117,19 @@ extension EdgeCacheTests {
         #expect(hits >= 75, "hits in the last round: \(hits) of 150")
     }
 
+    /// The edge probes with the id as it lies in the request's URL (a `Substring` of it): found as stored from a
+    /// string of its own, and not found for an id that only starts the same.
+    @Test func aSliceOfTheURLFindsTheRecord() {
+        let cache = LocalCache<Int>(capacity: 4)
+        let now = NIODeadline.now()
+        cache.set("vid-a", 1, expires: now + .seconds(60))
+        let uri = "/v/vid-a?token=x.y.z"
+        let id = uri.dropFirst(3).prefix(5)
+        #expect(id == "vid-a" && cache.get(id, now: now) == 1)
+        #expect(cache.get(uri.dropFirst(3).prefix(4), now: now) == nil)
+        #expect(cache.get(id, now: now + .seconds(61)) == nil, "expired")
+    }
+
     @Test func theRecordCacheStaysUsefulBeyondItsCapacity() {
         let cache = LocalCache<Int>(capacity: 100)
         let now = NIODeadline.now()
@@ -124,7 +137,7 @@ extension EdgeCacheTests {
         for round in 0..<6 {
             for n in 0..<150 {
                 let id = "bench-load-\(10_000 + n)"
-                if cache.get(id, now: now) == n {
+                if cache.get(id[...], now: now) == n {
                     if round == 5 { hits += 1 }
                 } else {
                     cache.set(id, n, expires: now + .seconds(60))

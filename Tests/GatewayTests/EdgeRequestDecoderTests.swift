@@ -262,21 +262,19 @@ struct EdgeRequestDecoderTests {
         #expect(big.statuses == [431] && big.closed)
     }
 
-    /// What the handler is given: only the headers the edge reads, values trimmed, duplicates in order; keep-alive as
     /// `Origin` matters only with CORS on: without it, it is not kept (no String made for it).
     @Test func originIsKeptOnlyWithCORS() throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(EdgeRequestDecoder(configuration: GatewayConfiguration())))
         defer { _ = try? channel.finish() }
         try channel.writeInbound(ByteBuffer(string: "GET /v/abc HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n\r\n"))
-        guard case .head(let head) = try #require(try channel.readInbound(as: HTTPServerRequestPart.self)) else {
-            Issue.record("no head")
-            return
-        }
-        #expect(!head.headers.contains(name: "origin"))
+        let head = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+        #expect(!head.contains(.origin) && head.value(.origin) == nil)
     }
 
-    /// NIOHTTP1 reports it.
-    @Test func theHeadHoldsOnlyWhatTheEdgeReads() throws {
+    /// What the handler is given: the values of the fields the edge reads, trimmed; the first of each, but the trusted
+    /// proxy header's last (the hop the proxy in front appended); keep-alive as NIOHTTP1 reports it. One request is one
+    /// message.
+    @Test func theHeadHoldsWhatTheEdgeReads() throws {
         var configuration = GatewayConfiguration()
         configuration.trustedProxyHeader = "X-Forwarded-For"
         configuration.cors = CORSPolicy(origins: .any)
@@ -286,23 +284,45 @@ struct EdgeRequestDecoderTests {
             ByteBuffer(
                 string: "GET /v/abc?token=t HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nauthorization: Bearer a.b.c\r\nCOOKIE: usher_token=t\r\n"
                     + "User-Agent: \t Mozilla/5.0 (X11) \t\r\nOrigin: https://app.example\r\nx-forwarded-for: 203.0.113.7\r\n"
-                    + "X-Forwarded-For: 10.0.0.1\r\nAccess-Control-Request-Method: GET\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"))
-        guard case .head(let head) = try #require(try channel.readInbound(as: HTTPServerRequestPart.self)) else {
-            Issue.record("no head")
-            return
-        }
+                    + "Authorization: Bearer second\r\nX-Forwarded-For: 10.0.0.1\r\nAccess-Control-Request-Method: GET\r\n"
+                    + "Connection: keep-alive\r\nContent-Length: 0\r\n\r\n"
+                    + "HEAD /healthz HTTP/1.0\r\n\r\n"))
+        let head = try #require(try channel.readInbound(as: EdgeRequestHead.self))
         #expect(head.method == .GET && head.uri == "/v/abc?token=t" && head.version == .http1_1 && head.isKeepAlive)
-        #expect(head.headers["authorization"] == ["Bearer a.b.c"])
-        #expect(head.headers["cookie"] == ["usher_token=t"])
-        #expect(head.headers["user-agent"] == ["Mozilla/5.0 (X11)"])
-        #expect(head.headers["origin"] == ["https://app.example"])
-        #expect(head.headers["X-Forwarded-For"] == ["203.0.113.7", "10.0.0.1"])
-        for name in ["host", "accept", "access-control-request-method", "content-length", "connection"] {
-            #expect(!head.headers.contains(name: name), "\(name) is not kept")
+        #expect(head.value(.authorization) == "Bearer a.b.c")
+        #expect(head.value(.cookie) == "usher_token=t")
+        #expect(head.value(.userAgent) == "Mozilla/5.0 (X11)")
+        #expect(head.value(.origin) == "https://app.example")
+        #expect(head.value(.trustedProxy) == "10.0.0.1")
+        let next = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+        #expect(next.method == .HEAD && next.uri == "/healthz" && next.version == .http1_0 && !next.isKeepAlive)
+        #expect(EdgeRequestHead.Field.allCases.allSatisfy { !next.contains($0) && next.value($0) == nil })
+        #expect(try channel.readInbound(as: EdgeRequestHead.self) == nil)
+    }
+
+    /// The decoder fills its last head again for the next request only when nothing else holds it (a queued request,
+    /// an answer waiting for Redis): a held head keeps its values, a released one is reused.
+    @Test func aHeadIsFilledAgainOnlyWhenNothingElseHoldsIt() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(EdgeRequestDecoder(configuration: GatewayConfiguration())))
+        defer { _ = try? channel.finish() }
+        try channel.writeInbound(
+            ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\nUser-Agent: one\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"))
+        let released: ObjectIdentifier
+        do {
+            let first = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+            let second = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+            #expect(first !== second)
+            #expect(first.uri == "/a" && first.value(.userAgent) == "one")
+            #expect(second.uri == "/b" && second.value(.userAgent) == nil)
+            released = ObjectIdentifier(second)
         }
-        guard case .end(nil) = try #require(try channel.readInbound(as: HTTPServerRequestPart.self)) else {
-            Issue.record("no end")
-            return
-        }
+        try channel.writeInbound(ByteBuffer(string: "HEAD /c HTTP/1.1\r\nHost: x\r\nUser-Agent: three\r\n\r\n"))
+        let third = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+        #expect(ObjectIdentifier(third) == released, "a head nothing holds is filled again")
+        #expect(third.method == .HEAD && third.uri == "/c" && third.value(.userAgent) == "three")
+        try channel.writeInbound(ByteBuffer(string: "GET /d HTTP/1.0\r\n\r\n"))
+        let fourth = try #require(try channel.readInbound(as: EdgeRequestHead.self))
+        #expect(fourth !== third, "a head still held is not")
+        #expect(third.uri == "/c" && third.value(.userAgent) == "three" && fourth.uri == "/d" && !fourth.isKeepAlive)
     }
 }

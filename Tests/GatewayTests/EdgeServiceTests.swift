@@ -11,7 +11,7 @@ import Testing
 import UsherCrypto
 import ViewerAuth
 
-@testable import Gateway
+@_spi(Fuzzing) @testable import Gateway
 
 /// The edge's decisions in CONTRACT order, with no socket and no stack: `EdgeService` over the in-memory stores.
 /// (The same decisions against the real servers are `GatewayIntegrationTests`.)
@@ -56,8 +56,11 @@ import ViewerAuth
         func get(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) async throws -> EdgeReply {
             let loop = fixture.group.next()
             return try await loop.flatSubmit {
-                service.answer(method: method, uri: uri, headers: headers, peer: try? SocketAddress(ipAddress: "192.0.2.1", port: 40000), on: loop)
-                    .future(on: loop)
+                service.answer(
+                    EdgeRequestHead(method: method, uri: uri, fields: .init(headers, trustedProxyHeader: service.configuration.trustedProxyHeader)),
+                    peer: try? SocketAddress(ipAddress: "192.0.2.1", port: 40000), on: loop
+                )
+                .future(on: loop)
             }.get()
         }
     }
@@ -135,7 +138,7 @@ import ViewerAuth
             shares: edge.fixture.shares, revocations: fresh, rateLimiter: edge.service.rateLimiter, readiness: edge.service.readiness,
             group: edge.fixture.group, logger: Logger(label: "unloaded"))
         let loop = edge.fixture.group.next()
-        let reply = try await loop.flatSubmit { service.answer(method: .GET, uri: "/v/vid-2", headers: [:], peer: nil, on: loop).future(on: loop) }
+        let reply = try await loop.flatSubmit { service.answer(EdgeRequestHead(uri: "/v/vid-2"), peer: nil, on: loop).future(on: loop) }
             .get()
         #expect(reply.status == .serviceUnavailable)
     }

@@ -57,7 +57,7 @@ public final class GenerationLookup: Sendable {
     private var localEnabled: Bool { configuration.localTTL > .zero }
 
     /// The in-process answer, if any; must be called on `loop`. Lets the edge handler answer without a future.
-    public func cached(_ id: String, on loop: any EventLoop) -> LookupOutcome? {
+    public func cached(_ id: Substring, on loop: any EventLoop) -> LookupOutcome? {
         guard localEnabled, let cache = caches[ObjectIdentifier(loop)]?.value else { return nil }
         let outcome = cache.get(id, now: .now())
         metrics.local(hit: outcome != nil)

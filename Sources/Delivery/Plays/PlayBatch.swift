@@ -9,7 +9,15 @@ final class PlayBatch {
         var viewers: Set<UInt64> = []
     }
 
-    var tallies: [PlayKey: Tally] = [:]
+    /// A generation-day in the batch: its id a `Substring`, so that a play of one already here is found with the id
+    /// as it lies in the request, without copying it; an id is stored as a string of its own (`Plays.record`), so
+    /// that the batch does not keep a request's URL alive.
+    struct Key: Hashable {
+        let requestID: Substring
+        let day: PlayDay
+    }
+
+    var tallies: [Key: Tally] = [:]
     /// `USHER_PLAY_LOG` lines waiting to be written (off the loop, by the flusher).
     var logLines: [String] = []
     /// The daily keys viewer identities are hashed with, today's and tomorrow's (fetched ahead, so a play after
@@ -28,9 +36,10 @@ final class PlayBatch {
     /// The next batch starts with room for as many generation-days as this one held, so a steady load does not
     /// grow (and rehash) the dictionary again every period.
     func take() -> (tallies: [PlayKey: Tally], logLines: [String]) {
-        let taken = (tallies, logLines)
-        tallies = Dictionary(minimumCapacity: taken.0.count)
+        let taken = Dictionary(uniqueKeysWithValues: tallies.lazy.map { (PlayKey(requestID: String($0.key.requestID), day: $0.key.day), $0.value) })
+        let lines = logLines
+        tallies = Dictionary(minimumCapacity: taken.count)
         logLines = []
-        return taken
+        return (taken, lines)
     }
 }

@@ -89,6 +89,14 @@ public final class Plays: Service, Sendable {
     public func record(
         requestID: String, shareCode: String?, subject: String?, client: String?, userAgent: String?, now: Int64, on loop: any EventLoop
     ) {
+        record(requestID: requestID[...], shareCode: shareCode, subject: subject, client: client, userAgent: userAgent, now: now, on: loop)
+    }
+
+    /// `requestID` as it lies in the request's URL: a generation-day already in the batch is counted without a copy
+    /// of it (`PlayBatch.Key`).
+    public func record(
+        requestID: Substring, shareCode: String?, subject: String?, client: String?, userAgent: String?, now: Int64, on loop: any EventLoop
+    ) {
         guard let batch = batches[ObjectIdentifier(loop)]?.value else { return }
         let day = PlayDay(unixSeconds: now)
         let key = batch.key(for: day)
@@ -99,9 +107,16 @@ public final class Plays: Service, Sendable {
             } else {
                 key.hash(kind: UInt8(ascii: "a"), client ?? "", userAgent ?? "")
             }
-        Self.tally(&batch.tallies[PlayKey(requestID: requestID, day: day), default: PlayBatch.Tally()], viewer: viewer, shared: shareCode != nil)
+        let probe = PlayBatch.Key(requestID: requestID, day: day)
+        if batch.tallies[probe] != nil {
+            Self.tally(&batch.tallies[probe]!, viewer: viewer, shared: shareCode != nil)
+        } else {
+            var tally = PlayBatch.Tally()
+            Self.tally(&tally, viewer: viewer, shared: shareCode != nil)
+            batch.tallies[PlayBatch.Key(requestID: String(requestID)[...], day: day)] = tally
+        }
         if configuration.logPlays {
-            batch.logLines.append(Self.logLine(now: now, requestID: requestID, shareCode: shareCode, viewer: viewer))
+            batch.logLines.append(Self.logLine(now: now, requestID: String(requestID), shareCode: shareCode, viewer: viewer))
         }
     }
 

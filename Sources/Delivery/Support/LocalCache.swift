@@ -7,17 +7,19 @@ import NIOCore
 /// `capacity` ids when more than that are in use.
 ///
 /// Keys carry their string's hash, so probing the table compares integers and reads a stored id's bytes only on
-/// a hash match; with a `String` key every probe read another id from the heap.
+/// a hash match; with a `String` key every probe read another id from the heap. They are `Substring`s, so the edge
+/// probes with the id as it lies in the request's URL and allocates nothing per request; a stored key is a whole
+/// string of its own (`set`), so it does not keep a request's URL alive.
 final class LocalCache<Value> {
     struct Key: Hashable {
         let hash: Int
-        let id: String
+        let id: Substring
 
-        init(_ id: String) {
+        init(_ id: Substring) {
             self.init(id: id, hash: id.hashValue)
         }
 
-        init(id: String, hash: Int) {
+        init(id: Substring, hash: Int) {
             self.hash = hash
             self.id = id
         }
@@ -37,13 +39,13 @@ final class LocalCache<Value> {
 
     /// An expired entry is left in place: the miss that follows overwrites it (deleting first cost a hash-table
     /// shift per expiry on the hot path), and `set` sweeps expired entries when the cache is full.
-    func get(_ key: String, now: NIODeadline) -> Value? {
+    func get(_ key: Substring, now: NIODeadline) -> Value? {
         guard let entry = entries[Key(key)], entry.expires > now else { return nil }
         return entry.value
     }
 
     func set(_ id: String, _ value: Value, expires: NIODeadline) {
-        let key = Key(id)
+        let key = Key(id[...])
         if entries.count >= capacity && entries[key] == nil {
             let now = NIODeadline.now()
             if now >= nextSweep {
@@ -55,7 +57,7 @@ final class LocalCache<Value> {
         entries[key] = (value, expires)
     }
 
-    func remove(_ key: String) { entries[Key(key)] = nil }
+    func remove(_ key: String) { entries[Key(key[...])] = nil }
 
     var count: Int { entries.count }
 

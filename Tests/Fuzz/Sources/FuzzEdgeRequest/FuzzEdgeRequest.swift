@@ -1,6 +1,5 @@
 import Delivery
 import Gateway
-import NIOHTTP1
 
 /// The edge's request parsing (path, id, query, token places, download, client address, share codes): no crash on
 /// any input, ids that pass are valid ids, and the query lookup agrees with a naive reference.
@@ -34,7 +33,7 @@ public func fuzzEdgeRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if case .attachment(let filename?) = EdgeRequest.download(query) { precondition(!filename.isEmpty) }
     let token = EdgeRequest.token(authorization: text, query: query, cookie: text)
     if let token { precondition(!token.isEmpty, "an empty token was found") }
-    _ = EdgeRequest.clientAddress(headers: HTTPHeaders([("X-Forwarded-For", text)]), trustedHeader: "X-Forwarded-For", peer: "127.0.0.1")
+    _ = EdgeRequest.clientAddress(forwarded: text, peer: "127.0.0.1")
     _ = ShareLinks.isValidCode(text)
     return 0
 }
