@@ -104,6 +104,13 @@ public final class RedisClient: Sendable {
         return shards.count > 1 ? Self.node(forKey: Self.hashTag(key), nodeCount: shards.count) : 0
     }
 
+    /// On a cluster, the master that holds `key` now (an index into the slot map; nil when none is known): keys of
+    /// one master may go in one script that declares only the first and reaches the others undeclared
+    /// (`allow-cross-slot-keys`, Redis 7). nil without a cluster.
+    public func clusterMaster(forKey key: [UInt8]) -> Int? {
+        cluster?.master(forKey: key)
+    }
+
     /// true when every node answers PING.
     public func pingAll(on loop: any EventLoop) -> EventLoopFuture<Bool> {
         if let cluster { return cluster.pingAll(on: loop) }

@@ -226,6 +226,15 @@ final class RedisCluster: Sendable {
     /// The keys of one multi-key command must share a slot in a cluster (hash tags), not only a node.
     func group(forKey key: [UInt8]) -> Int { ClusterSlot.of(key) }
 
+    /// The master that owns `key`'s slot in the current map, as an index into it; nil while no master is known.
+    func master(forKey key: [UInt8]) -> Int? {
+        let slot = ClusterSlot.of(key)
+        return state.withLock { state in
+            let index = state.map.owners[slot]
+            return index < 0 ? nil : Int(index)
+        }
+    }
+
     // MARK: the map
 
     /// Re-reads the slot map from the first node that answers (known masters, then seeds). One read at a time;
@@ -318,6 +327,8 @@ enum RedisClusterMetrics {
     static let moved = Redirects(kind: "moved")
     static let ask = Redirects(kind: "ask")
     static let refreshes = Counter(label: "usher_redis_cluster_map_refreshes_total")
+    /// Play-sketch batches a node refused (a slot moved, or a Redis without script flags), then sent key by key.
+    static let sketchBatchFallbacks = Counter(label: "usher_redis_cluster_sketch_batch_fallbacks_total")
 
     /// The metric, and the count in this process (for tests, whatever the metrics backend).
     final class Redirects: Sendable {

@@ -1,12 +1,14 @@
 public import Delivery
 import Foundation
+import Metrics
 import NIOCore
 import UsherCrypto
 
 /// Viewer sketches in Redis: one HyperLogLog per generation and day under `usher:pv:{<id>}:<day>`. The hash tag
 /// `{<id>}` keeps a generation's days on one node, so one script can merge them (PFCOUNT of several keys is the
-/// distinct count of their union). A flush writes one EVAL per node (client-side shards, or one Redis); on a
-/// cluster, where a script's keys must share a slot, a PFADD and an EXPIRE per key, pipelined.
+/// distinct count of their union). A flush writes one EVAL per node and batch: on client-side shards or one Redis
+/// with every key declared; on a cluster, where declared keys must share a slot, with the first declared and the
+/// rest reached through `allow-cross-slot-keys` (`nodeAddScript`), key by key if the node refuses.
 public struct RedisViewerSketches: ViewerSketches {
     public let client: RedisClient
 
@@ -80,39 +82,87 @@ public struct RedisViewerSketches: ViewerSketches {
         return key
     }
 
+    /// On a cluster: one script per master and batch, as `addScript` but with the sketches named in ARGV (`key`,
+    /// count, hashes…) and only the first declared, for routing; `allow-cross-slot-keys` (Redis 7) lets it reach the
+    /// others, which must be on the same node (else Redis refuses the call and the batch goes key by key).
+    static let nodeAddScript = """
+        #!lua flags=allow-cross-slot-keys
+        local ttl = ARGV[1]
+        local a = 2
+        local keys = 0
+        while a <= #ARGV do
+          local key = ARGV[a]
+          local n = tonumber(ARGV[a + 1])
+          a = a + 2
+          local j = 0
+          while j < n do
+            local k = math.min(n - j, 1000)
+            redis.call('PFADD', key, unpack(ARGV, a + j, a + j + k - 1))
+            j = j + k
+          end
+          a = a + n
+          redis.call('EXPIRE', key, ttl)
+          keys = keys + 1
+        end
+        return keys
+        """
+
+    typealias Entry = (key: [UInt8], hashes: Set<UInt64>)
+
     public func add(_ viewers: [PlayKey: Set<UInt64>], keepDays: Int) async throws {
-        var groups: [Int: [(key: [UInt8], hashes: Set<UInt64>)]] = [:]
-        for (playKey, hashes) in viewers where !hashes.isEmpty {
-            let key = Self.key(playKey.requestID, playKey.day)
-            groups[client.keyGroup(forKey: key), default: []].append((key, hashes))
-        }
         let seconds = keepDays * 86_400
         var alone: [RedisCommand] = []
-        for group in groups.values {
-            // A key alone in its group (on a cluster, where groups are slots, nearly every key): PFADD and EXPIRE,
-            // pipelined below, rather than one script round trip per key.
-            if group.count == 1, let entry = group.first {
-                alone.append(.hyperLogLogAdd(entry.key, entry.hashes.map(Self.element)))
-                alone.append(.expire(entry.key, seconds: seconds))
-                continue
+        if client.isCluster {
+            // By master, not by slot: with thousands of generations nearly every key has a slot of its own, and a
+            // PFADD and an EXPIRE per key was, in the load benchmark, a Redis command for every two to five plays
+            // the gateway answered.
+            var byMaster: [Int: [Entry]] = [:]
+            for (playKey, hashes) in viewers where !hashes.isEmpty {
+                let key = Self.key(playKey.requestID, playKey.day)
+                if let master = client.clusterMaster(forKey: key) {
+                    byMaster[master, default: []].append((key, hashes))
+                } else {
+                    alone += Self.keyByKey((key, hashes), seconds: seconds)
+                }
             }
-            // Bounded scripts: a few hundred keys or 50,000 hashes each.
-            var start = 0
-            while start < group.count {
-                var end = start
-                var hashes = 0
-                while end < group.count, end - start < 500, hashes < 50_000 {
-                    hashes += group[end].hashes.count
-                    end += 1
+            for group in byMaster.values {
+                for slice in Self.batches(group) {
+                    var arguments: [[UInt8]] = [Array(String(seconds).utf8)]
+                    for entry in slice {
+                        arguments.append(entry.key)
+                        arguments.append(Array(String(entry.hashes.count).utf8))
+                        for hash in entry.hashes { arguments.append(Self.element(hash)) }
+                    }
+                    do {
+                        _ = try await client.send(.eval(Self.nodeAddScript, keys: [slice.first!.key], arguments: arguments)).orThrow()
+                    } catch {
+                        // A slot moved since the map was read, or a Redis before 7 (no script flags): key by key,
+                        // each command routed (and redirected) on its own. Adding the same hashes again is a no-op.
+                        RedisClusterMetrics.sketchBatchFallbacks.increment()
+                        for entry in slice { alone += Self.keyByKey(entry, seconds: seconds) }
+                    }
                 }
-                let slice = group[start..<end]
-                var arguments: [[UInt8]] = [Array(String(seconds).utf8)]
-                for entry in slice {
-                    arguments.append(Array(String(entry.hashes.count).utf8))
-                    for hash in entry.hashes { arguments.append(Self.element(hash)) }
+            }
+        } else {
+            var groups: [Int: [Entry]] = [:]
+            for (playKey, hashes) in viewers where !hashes.isEmpty {
+                let key = Self.key(playKey.requestID, playKey.day)
+                groups[client.keyGroup(forKey: key), default: []].append((key, hashes))
+            }
+            for group in groups.values {
+                // A key alone in its shard: PFADD and EXPIRE, pipelined below, rather than one script round trip.
+                if group.count == 1, let entry = group.first {
+                    alone += Self.keyByKey(entry, seconds: seconds)
+                    continue
                 }
-                _ = try await client.send(.eval(Self.addScript, keys: slice.map(\.key), arguments: arguments)).orThrow()
-                start = end
+                for slice in Self.batches(group) {
+                    var arguments: [[UInt8]] = [Array(String(seconds).utf8)]
+                    for entry in slice {
+                        arguments.append(Array(String(entry.hashes.count).utf8))
+                        for hash in entry.hashes { arguments.append(Self.element(hash)) }
+                    }
+                    _ = try await client.send(.eval(Self.addScript, keys: slice.map(\.key), arguments: arguments)).orThrow()
+                }
             }
         }
         // Windows of 256 commands in flight: a few writes per node each, and the gateway's GETs in between. The task
@@ -126,6 +176,28 @@ public struct RedisViewerSketches: ViewerSketches {
             for reply in replies { _ = try reply.orThrow() }
             next += window.count
         }
+    }
+
+    /// PFADD and EXPIRE of one sketch: two commands, each routed on its own.
+    static func keyByKey(_ entry: Entry, seconds: Int) -> [RedisCommand] {
+        [.hyperLogLogAdd(entry.key, entry.hashes.map(Self.element)), .expire(entry.key, seconds: seconds)]
+    }
+
+    /// Bounded scripts: at most 500 keys or about 50,000 hashes each.
+    static func batches(_ group: [Entry]) -> [ArraySlice<Entry>] {
+        var slices: [ArraySlice<Entry>] = []
+        var start = 0
+        while start < group.count {
+            var end = start
+            var hashes = 0
+            while end < group.count, end - start < 500, hashes < 50_000 {
+                hashes += group[end].hashes.count
+                end += 1
+            }
+            slices.append(group[start..<end])
+            start = end
+        }
+        return slices
     }
 
     public func counts(requestID: String, days: [PlayDay]) async throws -> [PlayDay: Int] {

@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import Logging
 import NIOCore
@@ -69,6 +70,52 @@ import UsherTestSupport
         #expect(try await client.send(.eval(script, keys: tagged)) == .integer(2))
         #expect(client.keyGroup(forKey: tagged[0]) == client.keyGroup(forKey: tagged[1]))
         #expect(try await client.pingAll(on: MultiThreadedEventLoopGroup.singleton.next()).get())
+        await client.shutdown()
+    }
+
+    /// Play sketches flush as one script per master (the first key declared, the rest reached through
+    /// `allow-cross-slot-keys`), not a PFADD and an EXPIRE per key: every sketch holds its viewers and expires.
+    @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
+    func sketchesFlushAsOneScriptPerMaster() async throws {
+        let client = try RedisClient(
+            url: try #require(LocalStack.clusterURL), cluster: true, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        _ = try await client.send(.ping)
+        let sketches = RedisViewerSketches(client: client)
+        let run = UUID().uuidString
+        let day = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        var viewers: [PlayKey: Set<UInt64>] = [:]
+        for index in 0..<200 {
+            viewers[PlayKey(requestID: "\(run)-\(index)", day: day)] = Set((0..<UInt64(1 + index % 7)).map { $0 &* 7919 &+ UInt64(index) })
+        }
+        let masters = try masters()
+        #expect(masters.count == 3)
+        func calls(_ command: String) throws -> Int {
+            try masters.reduce(0) { total, master in
+                let port = String(master.split(separator: ":").last!)
+                let stats = try output("redis-cli", ["-p", port, "info", "commandstats"])
+                // INFO ends its lines with CRLF: one Character in Swift, so split on either byte.
+                let line = stats.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" }).first { $0.hasPrefix("cmdstat_\(command):") }
+                // `cmdstat_eval:calls=N,usec=…,rejected_calls=…`: the first field.
+                let calls =
+                    line.flatMap { $0.split(separator: ":").last?.split(separator: ",").first?.dropFirst("calls=".count) }.flatMap { Int($0) } ?? 0
+                return total + calls
+            }
+        }
+        let (evals, expires) = (try calls("eval"), try calls("expire"))
+        try await sketches.add(viewers, keepDays: 2)
+        let (scripts, lifetimes) = (try calls("eval") - evals, try calls("expire") - expires)
+        #expect(scripts == 3, "one script per master for 200 sketches, not \(scripts)")
+        #expect(lifetimes == 200, "each sketch given its lifetime, inside the scripts: \(lifetimes)")
+        for index in [0, 1, 6, 99, 199] {
+            let counts = try await sketches.counts(requestID: "\(run)-\(index)", days: [day])
+            #expect(counts[day] == 1 + index % 7)
+        }
+        let ttl = try await client.send(.timeToLive(RedisViewerSketches.key("\(run)-5", day)))
+        guard case .integer(let milliseconds) = ttl else {
+            Issue.record("TTL: \(ttl)")
+            return
+        }
+        #expect(milliseconds > 86_400_000 && milliseconds <= 2 * 86_400_000, "PTTL \(milliseconds)")
         await client.shutdown()
     }
 
