@@ -94,6 +94,9 @@ final class EdgeWorld: Sendable {
         let fixture = self.fixture
         Self.wait {
             for id in requestIDs { try await fixture.registerCompleted(id, owner: "owner-1") }
+            // As in production, where videos get deleted and taken down: one takedown of another id in force, so every
+            // request asks the revocation list (with none, `Revocations` answers without looking).
+            _ = try await fixture.revocations.add(.requestID, value: "taken-down-elsewhere", until: nil)
             try await fixture.revocations.reload()
         }
     }

@@ -18,7 +18,9 @@ public final class Revocations: Service, Sendable {
         /// value → until (Unix seconds; `Int64.max` for ever), per kind.
         var tokenIDs: [String: Int64] = [:]
         var subjects: [String: Int64] = [:]
-        var videos: [String: Int64] = [:]
+        /// Keyed by `Substring`, so that the edge asks with the id as it lies in the request's URL, without a copy:
+        /// any revocation, or a video deleted within `recentDeletionWindow`, makes every request ask.
+        var videos: [Substring: Int64] = [:]
 
         var isEmpty: Bool { tokenIDs.isEmpty && subjects.isEmpty && videos.isEmpty }
     }
@@ -65,10 +67,12 @@ public final class Revocations: Service, Sendable {
     }
 
     /// True when the video is taken down now.
-    public func takesDown(_ requestID: some StringProtocol, now: Int64) -> Bool {
+    public func takesDown(_ requestID: Substring, now: Int64) -> Bool {
         guard hasAny.load(ordering: .relaxed) else { return false }
-        return snapshot.withLock { list in list.videos[String(requestID)].map { now < $0 } ?? false }
+        return snapshot.withLock { list in list.videos[requestID].map { now < $0 } ?? false }
     }
+
+    public func takesDown(_ requestID: String, now: Int64) -> Bool { takesDown(requestID[...], now: now) }
 
     // MARK: writers (admin API, CLI)
 
@@ -117,11 +121,11 @@ public final class Revocations: Service, Sendable {
             switch revocation.kind {
             case .tokenID: next.tokenIDs[revocation.value] = until
             case .subject: next.subjects[revocation.value] = until
-            case .requestID: next.videos[revocation.value] = until
+            case .requestID: next.videos[revocation.value[...]] = until
             }
         }
         // After the revocations: a deletion outlasts a takedown's `until`.
-        for requestID in deleted { next.videos[requestID] = Int64.max }
+        for requestID in deleted { next.videos[requestID[...]] = Int64.max }
         let empty = next.isEmpty
         snapshot.withLock { $0 = next }
         hasAny.store(!empty, ordering: .relaxed)

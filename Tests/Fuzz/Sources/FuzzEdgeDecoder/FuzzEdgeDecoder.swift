@@ -125,36 +125,38 @@ struct EdgeDecoded {
     }
 }
 
-func decodeEdge(_ input: [UInt8], readSize: Int, configuration: GatewayConfiguration) -> EdgeDecoded {
-    let channel = EmbeddedChannel(handler: ByteToMessageHandler(EdgeRequestDecoder(configuration: configuration)))
-    var decoded = EdgeDecoded()
+/// Feeds `input` to a channel holding `decoder`, in reads of `readSize`, taking what it decoded after each read with
+/// `take`; returns the error that stopped it (nothing after it is fed).
+func feed(_ input: [UInt8], readSize: Int, to decoder: some ByteToMessageDecoder, take: (EmbeddedChannel) -> Void) -> (any Error)? {
+    let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+    defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
     var offset = 0
-    while offset < input.count && decoded.error == nil {
+    while offset < input.count {
         let end = input.count - offset <= readSize ? input.count : offset + readSize
+        var failure: (any Error)?
         do {
             try channel.writeInbound(ByteBuffer(bytes: input[offset..<end]))
         } catch {
-            decoded.error = error
+            failure = error
         }
         offset = end
+        take(channel)
+        if let failure { return failure }
+    }
+    return nil
+}
+
+func decodeEdge(_ input: [UInt8], readSize: Int, configuration: GatewayConfiguration) -> EdgeDecoded {
+    var decoded = EdgeDecoded()
+    decoded.error = feed(input, readSize: readSize, to: EdgeRequestDecoder(configuration: configuration)) { channel in
         while let head = try? channel.readInbound(as: EdgeRequestHead.self) { decoded.requests.append(head) }
     }
-    _ = try? channel.finish(acceptAlreadyClosed: true)
     return decoded
 }
 
 func decode(_ input: [UInt8], readSize: Int, _ decoder: HTTPRequestDecoder) -> Decoded {
-    let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
     var decoded = Decoded()
-    var offset = 0
-    while offset < input.count && decoded.error == nil {
-        let end = input.count - offset <= readSize ? input.count : offset + readSize
-        do {
-            try channel.writeInbound(ByteBuffer(bytes: input[offset..<end]))
-        } catch {
-            decoded.error = error
-        }
-        offset = end
+    decoded.error = feed(input, readSize: readSize, to: decoder) { channel in
         while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) {
             switch part {
             case .head(let head): decoded.requests.append((head, 0, false))
@@ -163,7 +165,6 @@ func decode(_ input: [UInt8], readSize: Int, _ decoder: HTTPRequestDecoder) -> D
             }
         }
     }
-    _ = try? channel.finish(acceptAlreadyClosed: true)
     return decoded
 }
 
