@@ -324,17 +324,17 @@ final class RedisCluster: Sendable {
 /// How often the cluster redirected Usher, and how often the map was re-read: a resharding shows as a burst of
 /// `moved`, a migration in progress as `ask`.
 enum RedisClusterMetrics {
-    static let moved = Redirects(kind: "moved")
-    static let ask = Redirects(kind: "ask")
+    static let moved = Counted(label: "usher_redis_cluster_redirects_total", dimensions: [("kind", "moved")])
+    static let ask = Counted(label: "usher_redis_cluster_redirects_total", dimensions: [("kind", "ask")])
     static let refreshes = Counter(label: "usher_redis_cluster_map_refreshes_total")
     /// Play-sketch batches a node refused (a slot moved, or a Redis without script flags), then sent key by key.
-    static let sketchBatchFallbacks = Counter(label: "usher_redis_cluster_sketch_batch_fallbacks_total")
+    static let sketchBatchFallbacks = Counted(label: "usher_redis_cluster_sketch_batch_fallbacks_total")
 
     /// The metric, and the count in this process (for tests, whatever the metrics backend).
-    final class Redirects: Sendable {
+    final class Counted: Sendable {
         private let counter: Counter
         private let total = Atomic<Int>(0)
-        init(kind: String) { counter = Counter(label: "usher_redis_cluster_redirects_total", dimensions: [("kind", kind)]) }
+        init(label: String, dimensions: [(String, String)] = []) { counter = Counter(label: label, dimensions: dimensions) }
         func increment() {
             counter.increment()
             total.add(1, ordering: .relaxed)

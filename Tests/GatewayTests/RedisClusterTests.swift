@@ -119,6 +119,46 @@ import UsherTestSupport
         await client.shutdown()
     }
 
+    /// A batch whose map is out of date (a slot moved after the client read it) is refused by the node and sent key by
+    /// key, redirected as any command: no viewer is lost, and the fallback is counted.
+    @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
+    func aSketchBatchANodeRefusesGoesKeyByKey() async throws {
+        let client = try RedisClient(
+            url: try #require(LocalStack.clusterURL), cluster: true, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        _ = try await client.send(.ping)
+        let sketches = RedisViewerSketches(client: client)
+        let day = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        // Two generations whose sketches the client places on one master; then one of their (empty) slots moves.
+        let run = UUID().uuidString
+        let ids = (0..<400).map { "\(run)-\($0)" }
+        // A slot with no keys yet, so that it can be reassigned at once (a slot holding keys would need MIGRATE).
+        let moving = try #require(
+            try ids.first { id in
+                let slot = ClusterSlot.of(RedisViewerSketches.key(id, day))
+                let port = String(try master(ofSlot: slot).split(separator: ":").last!)
+                return try output("redis-cli", ["-p", port, "cluster", "countkeysinslot", "\(slot)"]) == "0"
+            })
+        let movingSlot = ClusterSlot.of(RedisViewerSketches.key(moving, day))
+        let source = try master(ofSlot: movingSlot)
+        let staying = try #require(
+            ids.first { id in
+                let slot = ClusterSlot.of(RedisViewerSketches.key(id, day))
+                return slot != movingSlot && (try? master(ofSlot: slot)) == source
+            })
+        let target = try #require(try masters().first { $0 != source })
+        let targetID = try output("redis-cli", ["-p", String(target.split(separator: ":").last!), "cluster", "myid"])
+        for port in try masters().map({ String($0.split(separator: ":").last!) }) {
+            _ = try output("redis-cli", ["-p", port, "cluster", "setslot", "\(movingSlot)", "node", targetID])
+        }
+        let fallbacksBefore = RedisClusterMetrics.sketchBatchFallbacks.count
+        try await sketches.add(
+            [PlayKey(requestID: moving, day: day): [1, 2, 3], PlayKey(requestID: staying, day: day): [4, 5]], keepDays: 1)
+        #expect(RedisClusterMetrics.sketchBatchFallbacks.count > fallbacksBefore, "the node refused the batch")
+        #expect(try await sketches.counts(requestID: moving, days: [day])[day] == 3)
+        #expect(try await sketches.counts(requestID: staying, days: [day])[day] == 2)
+        await client.shutdown()
+    }
+
     /// A slot moved from one master to another while commands keep coming: `ASK` while it migrates (the moved key
     /// is read from the target), `MOVED` once it has moved; no command fails or reads a wrong value.
     @Test(.enabled(if: clusterRunning, "needs deploy/local/redis-cluster (the test command starts it)"))
