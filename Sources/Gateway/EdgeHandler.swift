@@ -42,10 +42,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// A refusal to write once the answers owed before it are written.
     private var refusal: EdgeReply?
     private var quiescing = false
-    private var needsFlush = false
     /// Whether this handler asked the guard to stop reading.
     private var readingPaused = false
-    /// Answers written since the last flush, in one buffer.
+    /// Answers written since the last flush, in one buffer; nil when none waits (nothing to flush).
     private var outbound: ByteBuffer?
     /// The last flushed buffer, kept to be cleared and written into again: once the socket has written it, nothing
     /// else refers to its storage and `clear` reuses it (if the channel still holds it, `clear` allocates anew).
@@ -139,15 +138,13 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         let capacity = 256 + (reply.location?.utf8.count ?? 0) + reply.body.utf8.count
         var buffer = outbound.take() ?? recycledBuffer(capacity: capacity, context: context)
         reply.encode(into: &buffer, version: head.version, headOnly: head.method == .HEAD, connection: connection, date: date.now)
-        outbound = buffer
         connectionGuard.responseSent()
         metrics.record(uri: head.uri, status: reply.status.code, started: started)
         if close {
             closing = true
-            let buffer = outbound.take()!
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         } else {
-            needsFlush = true
+            outbound = buffer
             if buffer.readableBytes >= Self.flushThreshold { flushIfNeeded(context: context) }
         }
     }
@@ -160,8 +157,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
-        guard needsFlush else { return }
-        needsFlush = false
         guard let buffer = outbound.take() else { return }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         if buffer.capacity <= Self.maximumSpareCapacity { spare = buffer }
@@ -183,7 +178,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     private func writeAndClose(_ reply: EdgeReply, context: ChannelHandlerContext) {
         closing = true
         // Behind the answers of this read not yet written.
-        needsFlush = false
         var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
         reply.encode(into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: date.now)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }

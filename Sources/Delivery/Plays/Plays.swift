@@ -107,9 +107,9 @@ public final class Plays: Service, Sendable {
             } else {
                 key.hash(kind: UInt8(ascii: "a"), client ?? "", userAgent ?? "")
             }
-        let probe = PlayBatch.Key(requestID: requestID, day: day)
-        if batch.tallies[probe] != nil {
-            Self.tally(&batch.tallies[probe]!, viewer: viewer, shared: shareCode != nil)
+        // One hash lookup for a generation-day already in the batch, its tally changed in place through its index.
+        if let index = batch.tallies.index(forKey: PlayBatch.Key(requestID: requestID, day: day)) {
+            Self.tally(&batch.tallies.values[index], viewer: viewer, shared: shareCode != nil)
         } else {
             var tally = PlayBatch.Tally()
             Self.tally(&tally, viewer: viewer, shared: shareCode != nil)
