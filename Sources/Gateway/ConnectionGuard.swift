@@ -66,6 +66,8 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private var readWanted = false
     /// Passing bytes on: `resumeReading()` called from inside does not start a second pass.
     private var forwarding = false
+    /// Between `channelActive` and `channelInactive`: kept here rather than asked of the channel for every read.
+    private var active = false
 
     public init(headTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headTimeout = headTimeout
@@ -85,6 +87,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func start(context: ChannelHandlerContext) {
+        active = true
         // A connection that sends nothing is held to the same deadline as one that sends half a request.
         let now = NIODeadline.now()
         readingSince = now
@@ -123,7 +126,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         forwarding = true
         defer { forwarding = false }
         while buffer.readableBytes > 0 {
-            guard !paused, context.channel.isActive else {
+            guard !paused, active else {
                 if held == nil { held = buffer } else { held!.writeBuffer(&buffer) }
                 return
             }
@@ -184,10 +187,11 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         readingSince = nil
     }
 
-    /// The handler behind the decoder wrote an answer in full.
-    public func responseSent() {
+    /// The handler behind the decoder wrote an answer in full, at `time` (the edge passes the time it read for its
+    /// latency metric: one clock read per answer, not two).
+    public func responseSent(at time: NIODeadline = .now()) {
         openRequests = max(0, openRequests - 1)
-        if openRequests == 0 { idleSince = .now() }
+        if openRequests == 0 { idleSince = time }
     }
 
     /// The problem a parser error answers: an oversized URL 414, any other oversized head 431, anything else 400.
@@ -217,6 +221,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        active = false
         timer?.cancel()
         timer = nil
         held = nil

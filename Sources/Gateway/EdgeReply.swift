@@ -60,55 +60,123 @@ struct EdgeReply {
 
     /// The response as HTTP/1.1 bytes. A reply to HEAD carries the headers of the GET (Content-Length included)
     /// and no body.
+    ///
+    /// Written as two copies into reserved space (before and after the CORS headers) rather than a `ByteBuffer` write
+    /// per part: each of those ~17 writes paid a uniqueness check, a capacity check and an exclusivity check (README
+    /// § The edge's request decoder: what a request costs).
     func encode(into buffer: inout ByteBuffer, version: HTTPVersion, headOnly: Bool, connection: Connection, date: String) {
-        buffer.writeStaticString("HTTP/")
-        buffer.writeString(String(version.major))
-        buffer.writeStaticString(".")
-        buffer.writeString(String(version.minor))
-        buffer.writeStaticString(" ")
-        buffer.writeString(String(status.code))
-        buffer.writeStaticString(" ")
-        buffer.writeString(status.reasonPhrase)
-        if let location {
-            buffer.writeStaticString("\r\nLocation: ")
-            buffer.writeString(location)
-        }
-        switch caching {
-        case .noStore:
-            buffer.writeStaticString("\r\nCache-Control: no-store")
-        case .privateMaxAge(let seconds):
-            buffer.writeStaticString("\r\nCache-Control: private, max-age=")
-            buffer.writeString(String(seconds))
-        case .publicMaxAge(let seconds):
-            buffer.writeStaticString("\r\nCache-Control: public, max-age=")
-            buffer.writeString(String(seconds))
-        }
-        if location != nil { buffer.writeStaticString("\r\nReferrer-Policy: no-referrer") }
-        if let contentType {
-            buffer.writeStaticString("\r\nContent-Type: ")
-            buffer.writeStaticString(contentType)
-        }
-        for (name, value) in extraHeaders {
-            buffer.writeStaticString("\r\n")
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
+        let reason = status.reasonPhrase
+        // Fixed text and numbers (at most 20 digits each) take at most 180 bytes.
+        var headers = 200 + reason.utf8.count + (location?.utf8.count ?? 0) + (contentType?.utf8CodeUnitCount ?? 0)
+        for (name, value) in extraHeaders { headers += 4 + name.utf8.count + value.utf8.count }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headers) { space in
+            var out = ReplyWriter(space)
+            out.write("HTTP/")
+            out.write(version.major)
+            out.write(".")
+            out.write(version.minor)
+            out.write(" ")
+            out.write(Int(status.code))
+            out.write(" ")
+            out.write(reason)
+            if let location {
+                out.write("\r\nLocation: ")
+                out.write(location)
+            }
+            switch caching {
+            case .noStore:
+                out.write("\r\nCache-Control: no-store")
+            case .privateMaxAge(let seconds):
+                out.write("\r\nCache-Control: private, max-age=")
+                out.write(seconds)
+            case .publicMaxAge(let seconds):
+                out.write("\r\nCache-Control: public, max-age=")
+                out.write(seconds)
+            }
+            if location != nil { out.write("\r\nReferrer-Policy: no-referrer") }
+            if let contentType {
+                out.write("\r\nContent-Type: ")
+                out.write(contentType)
+            }
+            for (name, value) in extraHeaders {
+                out.write("\r\n")
+                out.write(name)
+                out.write(": ")
+                out.write(value)
+            }
+            return out.count
         }
         cors?.encode(into: &buffer)
-        // RFC 9110 §8.6: no Content-Length in a 204 (a CORS preflight's answer).
-        if status != .noContent {
-            buffer.writeStaticString("\r\nContent-Length: ")
-            buffer.writeString(String(body.utf8.count))
+        let bodyBytes = headOnly ? 0 : body.utf8.count
+        // Fixed text and the length take at most 74 bytes.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 100 + date.utf8.count + bodyBytes) { space in
+            var out = ReplyWriter(space)
+            // RFC 9110 §8.6: no Content-Length in a 204 (a CORS preflight's answer).
+            if status != .noContent {
+                out.write("\r\nContent-Length: ")
+                out.write(body.utf8.count)
+            }
+            out.write("\r\nDate: ")
+            out.write(date)
+            switch connection {
+            case .keepAlive: break
+            case .keepAliveHTTP10: out.write("\r\nConnection: keep-alive")
+            case .close: out.write("\r\nConnection: close")
+            }
+            out.write("\r\n\r\n")
+            if !headOnly { out.write(body) }
+            return out.count
         }
-        buffer.writeStaticString("\r\nDate: ")
-        buffer.writeString(date)
-        switch connection {
-        case .keepAlive: break
-        case .keepAliveHTTP10: buffer.writeStaticString("\r\nConnection: keep-alive")
-        case .close: buffer.writeStaticString("\r\nConnection: close")
+    }
+}
+
+/// Copies a reply's parts into space `EdgeReply.encode` reserved for them; each caller reserves at least what it
+/// writes (fixed text is counted generously, every variable part exactly), so no write is checked.
+private struct ReplyWriter {
+    private let base: UnsafeMutableRawPointer
+    private let capacity: Int
+    private(set) var count = 0
+
+    init(_ space: UnsafeMutableRawBufferPointer) {
+        base = space.baseAddress!
+        capacity = space.count
+    }
+
+    mutating func write(_ text: StaticString) {
+        copy(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func write(_ text: String) {
+        if let done: Void = text.utf8.withContiguousStorageIfAvailable({ copy(UnsafeRawBufferPointer($0)) }) { return done }
+        for byte in text.utf8 { copy(byte) }
+    }
+
+    /// A non-negative integer in decimal (a negative one, which no caller passes, as 0).
+    mutating func write(_ number: Int) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for any Int
+        var value = UInt64(max(number, 0))
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var index = scratch.count
+            repeat {
+                index -= 1
+                scratch[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            } while value > 0
+            copy(UnsafeRawBufferPointer(rebasing: scratch[index...]))
         }
-        buffer.writeStaticString("\r\n\r\n")
-        if !headOnly { buffer.writeString(body) }
+    }
+
+    private mutating func copy(_ bytes: UnsafeRawBufferPointer) {
+        precondition(count + bytes.count <= capacity, "EdgeReply.encode reserved too little")
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        (base + count).copyMemory(from: source, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    private mutating func copy(_ byte: UInt8) {
+        precondition(count < capacity, "EdgeReply.encode reserved too little")
+        base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+        count += 1
     }
 }
 

@@ -81,14 +81,26 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
         var isKeepAlive: Bool { version.minor >= 1 ? !closeToken : keepAliveToken }
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    /// The next complete request at the front of `buffer`, which is moved past it; nil while its head has not ended
+    /// (what arrived is scanned and stays in `buffer`), and for every byte after a request that closes the
+    /// connection (they are dropped). `EdgeHandler` calls this on each read; after a throw nothing more is decoded.
+    public mutating func next(_ buffer: inout ByteBuffer) throws(EdgeRequestError) -> EdgeRequestHead? {
         guard !ended else {
             buffer.moveReaderIndex(to: buffer.writerIndex)
-            return .needMoreData
+            return nil
         }
-        guard let length = try buffer.withUnsafeReadableBytes({ try self.scan($0) }), let head = self.head else { return .needMoreData }
+        // `withUnsafeReadableBytes` rethrows untyped: the refusal is carried out of it to keep this typed.
+        var refusal: EdgeRequestError?
+        let scanned = buffer.withUnsafeReadableBytes { bytes -> Int? in
+            do throws(EdgeRequestError) { return try self.scan(bytes) } catch {
+                refusal = error
+                return nil
+            }
+        }
+        if let refusal { throw refusal }
+        guard let length = scanned, let head = self.head else { return nil }
         self.head = nil
-        scanned = 0
+        self.scanned = 0
         lineStart = 0
         // A slice: the head's fields are read from the bytes as they arrived, without a copy.
         let bytes = buffer.readSlice(length: length)!
@@ -100,8 +112,14 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
             ended = true
             buffer.moveReaderIndex(to: buffer.writerIndex)
         }
-        let request = EdgeRequestHead.recycled(
+        return EdgeRequestHead.recycled(
             &lastHead, method: head.method, version: head.version, isKeepAlive: head.isKeepAlive, uri: head.uri, bytes: bytes, fields: head.fields)
+    }
+
+    /// As a `ByteToMessageDecoder` (the decoder's tests and the differential fuzzer drive it through NIO's
+    /// `ByteToMessageHandler`, as NIOHTTP1's decoder is driven): the same `next`, one request per message.
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let request = try next(&buffer) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(request))
         return ended ? .needMoreData : .continue
     }

@@ -34,10 +34,12 @@ enum EdgePipeline {
         let pipeline = channel.pipeline.syncOperations
         let connectionGuard = ConnectionGuard(headTimeout: TimeAmount(limits.headTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
         try pipeline.addHandler(connectionGuard)
-        // The edge's own strict decoder parses (EdgeRequestDecoder); EdgeHandler answers and writes whole responses
-        // itself (see EdgeReply).
-        try pipeline.addHandler(ByteToMessageHandler(EdgeRequestDecoder(configuration: limits)))
-        try pipeline.addHandler(EdgeHandler(service: responder, metrics: metrics, date: date, connectionGuard: connectionGuard))
+        // EdgeHandler reads requests with the edge's own strict decoder (EdgeRequestDecoder), answers, and writes whole
+        // responses itself (see EdgeReply).
+        try pipeline.addHandler(
+            EdgeHandler(
+                decoder: EdgeRequestDecoder(configuration: limits), service: responder, metrics: metrics, date: date,
+                connectionGuard: connectionGuard))
     }
 }
 
