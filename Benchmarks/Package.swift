@@ -43,5 +43,15 @@ let package = Package(
             path: "Benchmarks/Edge",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // A bare SwiftNIO server: the floor under Usher's edge, for Benchmarks/load/run. Outside Benchmarks/ so that the
+        // benchmark plugin does not take it for a benchmark.
+        .executableTarget(
+            name: "EdgeFloor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Floor/EdgeFloor"
+        ),
     ]
 )

@@ -12,7 +12,7 @@ import Darwin
 /// 18–20 with it), and the edge needs little of it: GET, HEAD and OPTIONS without a body, four routes, and the values
 /// of a few headers (README § The edge's request decoder).
 ///
-/// What the handler behind may rely on:
+/// What `EdgeHandler`, which runs it on the bytes as they arrive (`next(_:)`), may rely on:
 /// - every request it is given was a complete, well-formed HTTP/1.0 or 1.1 head in origin-form, with CRLF line ends,
 ///   no obs-fold, token method and field names, no control characters, at most one `Host` (one, on HTTP/1.1), no
 ///   body (`Content-Length` absent or 0, no `Transfer-Encoding`), a URL of at most `EdgeRequest.maximumURILength`
