@@ -44,6 +44,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     private var decoder: EdgeRequestDecoder
     /// Bytes read and not yet decoded: the start of a request whose head has not ended.
     private var received: ByteBuffer?
+    /// `channelRead` is decoding: a read arriving meanwhile is appended to `received`, not decoded at once.
+    private var decoding = false
     private let service: Responder
     private let metrics: EdgeMetrics
     private let date: HTTPDate
@@ -88,28 +90,42 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, refusal == nil else { return }
         var bytes = unwrapInboundIn(data)
+        // Bytes that arrive while this loop runs (nothing delivers them so today: `ConnectionGuard` passes held bytes
+        // on a later turn) wait behind the loop's: the decoder's scan offsets count from the loop's buffer.
+        if decoding {
+            if received == nil { received = bytes } else { received!.writeBuffer(&bytes) }
+            return
+        }
+        decoding = true
+        defer { decoding = false }
         if var pending = received.take() {
             pending.writeBuffer(&bytes)
             bytes = pending
         }
-        while !closing, refusal == nil {
-            let head: EdgeRequestHead
-            do throws(EdgeRequestError) {
-                guard let next = try decoder.next(&bytes) else { break }
-                head = next
-            } catch {
-                refuse(error.reply, context: context)
-                return
+        while true {
+            while !closing, refusal == nil {
+                let head: EdgeRequestHead
+                do throws(EdgeRequestError) {
+                    guard let next = try decoder.next(&bytes) else { break }
+                    head = next
+                } catch {
+                    refuse(error.reply, context: context)
+                    return
+                }
+                connectionGuard.requestReceived()
+                if answering {
+                    queued.append(head)
+                    updateReading(context: context)
+                } else {
+                    answer(head, context: context)
+                }
             }
-            connectionGuard.requestReceived()
-            if answering {
-                queued.append(head)
-                updateReading(context: context)
-            } else {
-                answer(head, context: context)
-            }
+            guard !closing, refusal == nil else { return }
+            // Bytes that arrived meanwhile continue the same stream.
+            guard var arrived = received.take() else { break }
+            bytes.writeBuffer(&arrived)
         }
-        if bytes.readableBytes > 0 && !closing && refusal == nil {
+        if bytes.readableBytes > 0 {
             bytes.discardReadBytes()
             received = bytes
         }

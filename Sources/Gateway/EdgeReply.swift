@@ -71,37 +71,37 @@ struct EdgeReply {
         for (name, value) in extraHeaders { headers += 4 + name.utf8.count + value.utf8.count }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: headers) { space in
             var out = ReplyWriter(space)
-            out.write("HTTP/")
+            out.append("HTTP/")
             out.write(version.major)
-            out.write(".")
+            out.append(".")
             out.write(version.minor)
-            out.write(" ")
+            out.append(" ")
             out.write(Int(status.code))
-            out.write(" ")
+            out.append(" ")
             out.write(reason)
             if let location {
-                out.write("\r\nLocation: ")
+                out.append("\r\nLocation: ")
                 out.write(location)
             }
             switch caching {
             case .noStore:
-                out.write("\r\nCache-Control: no-store")
+                out.append("\r\nCache-Control: no-store")
             case .privateMaxAge(let seconds):
-                out.write("\r\nCache-Control: private, max-age=")
+                out.append("\r\nCache-Control: private, max-age=")
                 out.write(seconds)
             case .publicMaxAge(let seconds):
-                out.write("\r\nCache-Control: public, max-age=")
+                out.append("\r\nCache-Control: public, max-age=")
                 out.write(seconds)
             }
-            if location != nil { out.write("\r\nReferrer-Policy: no-referrer") }
+            if location != nil { out.append("\r\nReferrer-Policy: no-referrer") }
             if let contentType {
-                out.write("\r\nContent-Type: ")
-                out.write(contentType)
+                out.append("\r\nContent-Type: ")
+                out.append(contentType)
             }
             for (name, value) in extraHeaders {
-                out.write("\r\n")
+                out.append("\r\n")
                 out.write(name)
-                out.write(": ")
+                out.append(": ")
                 out.write(value)
             }
             return out.count
@@ -113,17 +113,17 @@ struct EdgeReply {
             var out = ReplyWriter(space)
             // RFC 9110 §8.6: no Content-Length in a 204 (a CORS preflight's answer).
             if status != .noContent {
-                out.write("\r\nContent-Length: ")
+                out.append("\r\nContent-Length: ")
                 out.write(body.utf8.count)
             }
-            out.write("\r\nDate: ")
+            out.append("\r\nDate: ")
             out.write(date)
             switch connection {
             case .keepAlive: break
-            case .keepAliveHTTP10: out.write("\r\nConnection: keep-alive")
-            case .close: out.write("\r\nConnection: close")
+            case .keepAliveHTTP10: out.append("\r\nConnection: keep-alive")
+            case .close: out.append("\r\nConnection: close")
             }
-            out.write("\r\n\r\n")
+            out.append("\r\n\r\n")
             if !headOnly { out.write(body) }
             return out.count
         }
@@ -142,7 +142,9 @@ private struct ReplyWriter {
         capacity = space.count
     }
 
-    mutating func write(_ text: StaticString) {
+    /// Fixed text. Named apart from `write(_: String)`: with both called `write`, a literal would take the `String`
+    /// overload (a literal's default type) and be copied through a `String`.
+    mutating func append(_ text: StaticString) {
         copy(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 

@@ -227,6 +227,20 @@ struct EdgeRequestDecoderTests {
         #expect(connection.closed)
     }
 
+    /// The handler keeps what follows a complete request in the same read and continues it with the next reads,
+    /// whatever byte a read ends on (here inside the target, and between the CR and the LF).
+    @Test func theStartOfARequestBehindAnotherIsContinuedByTheNextReads() throws {
+        let connection = try Connection()
+        connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /hea")
+        #expect(connection.statuses == [200])
+        connection.send("lthz HTTP/1.1\r")
+        connection.send("\nHost: x\r\n\r\nGET /v/abc HTTP/1.1\r\nHo")
+        #expect(connection.statuses == [200, 200])
+        connection.send("st: x\r\nConnection: close\r\n\r\n")
+        #expect(connection.statuses == [200, 200, 404])
+        #expect(connection.closed)
+    }
+
     @Test func headerNamesInAnyCaseAndAnEmptyBodyAreAccepted() throws {
         let connection = try Connection()
         connection.send(
