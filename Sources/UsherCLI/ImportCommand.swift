@@ -54,8 +54,9 @@ struct ImportCommand: AsyncParsableCommand {
                 if let owner = line.owner, !Generation.ownerBytes.contains(owner.utf8.count) {
                     throw ConfigurationError("owner must be 1 to 256 bytes (as in POST /v1/generations)")
                 }
-                guard Generation.objectKeyBytes.contains(line.objectKey.utf8.count) else {
-                    throw ConfigurationError("object_key must be 1 to 1024 bytes")
+                guard Generation.isValidObjectKey(line.objectKey) else {
+                    throw ConfigurationError(
+                        "object_key must be 1 to 1024 bytes, without control characters, a . or .. segment, or a trailing / or \\")
                 }
                 let visibility = try Self.visibility(line.visibility)
                 switch try await generations.register(

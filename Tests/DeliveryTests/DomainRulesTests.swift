@@ -15,4 +15,20 @@ import Testing
         #expect(Revocation.valueBytes == 1...256, "the revocations table's CHECK (length(value) BETWEEN 1 AND 256)")
         #expect(Share.maxUses.lowerBound == 1 && !Share.maxUses.contains(0))
     }
+
+    /// Keys a store that keeps objects as files cannot hold as an object are refused at registration (SeaweedFS
+    /// answered DeleteObject of `/` with 500, so its DELETE could never finish; `.` segments 400; `a/` and `a\`
+    /// are kept as folders). The same rule is `openapi.yaml`'s pattern for `object_key`.
+    @Test(arguments: [
+        "/", "//", "\\", "a/", "a\\", "a/./b", "a/../b", ".", "..", "./a", "a/.", "a\\..\\b", "", "a\nb", "a\u{7F}",
+        String(repeating: "k", count: 1025),
+    ])
+    func objectKeysStoresCannotHoldAreRefused(_ key: String) {
+        #expect(!Generation.isValidObjectKey(key))
+    }
+
+    @Test(arguments: ["videos/x.mp4", "a//b", "/a", "a/..b", "..a", "a b", "é/ü.mp4", "a?b#c%", String(repeating: "k", count: 1024)])
+    func objectKeysOfOtherShapesAreAccepted(_ key: String) {
+        #expect(Generation.isValidObjectKey(key))
+    }
 }

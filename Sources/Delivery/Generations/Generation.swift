@@ -74,6 +74,19 @@ public struct Generation: Sendable, Equatable {
     /// Accepted lengths of `object_key` in UTF-8 bytes (S3's own limit), for every writer.
     public static let objectKeyBytes = 1...1024
 
+    /// The one rule for an `object_key` a caller names (admin API, `usher import`): 1 to 1024 bytes, no control
+    /// characters (AWS's "characters to avoid"), and a key that every S3-compatible store holds as an object. Stores that keep objects as files (SeaweedFS, MinIO) refuse a
+    /// `.` or `..` segment (400), fail on a key of slashes alone (500), and keep a key ending in `/` or `\` as a
+    /// folder, so the object could be neither read back nor deleted; AWS lists such keys among those to avoid. The
+    /// schemathesis run found one (`/`): its DELETE could never finish. `openapi.yaml` states the same rule.
+    public static func isValidObjectKey(_ key: String) -> Bool {
+        let bytes = key.utf8
+        guard objectKeyBytes.contains(bytes.count), !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return false }
+        if let last = bytes.last, last == UInt8(ascii: "/") || last == UInt8(ascii: "\\") { return false }
+        return !bytes.split(omittingEmptySubsequences: false, whereSeparator: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") })
+            .contains { $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }
+    }
+
     /// What the gateway needs to answer `/v/{id}`.
     public var delivery: DeliveryRecord {
         DeliveryRecord(status: status, visibility: visibility, owner: owner, objectKey: objectKey, falURL: falURL)
