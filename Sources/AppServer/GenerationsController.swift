@@ -31,7 +31,7 @@ struct GenerationsController<Context: RequestContext>: Sendable {
             throw ProblemError.badRequest("owner must be 1 to 256 bytes.")
         }
         if let key = input.objectKey, !Generation.isValidObjectKey(key) {
-            throw ProblemError.badRequest("object_key must be 1 to 1024 bytes, without control characters, a . or .. segment, or a trailing / or \\.")
+            throw ProblemError.badRequest("object_key must be \(Generation.objectKeyRule).")
         }
         if let expiresAt = input.expiresAt, !RFC3339.isValid(expiresAt) {
             throw ProblemError.badRequest("expires_at must be an RFC 3339 time, e.g. 2026-12-31T23:59:59Z.")

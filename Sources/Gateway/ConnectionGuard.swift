@@ -202,7 +202,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     /// Answers a parser error straight to the socket, as the edge does, and closes the connection: for the app
     /// listener, whose Hummingbird pipeline would close without an answer.
     public func refuse(_ error: HTTPParserError) {
-        guard let context, context.channel.isActive else { return }
+        guard let context, active else { return }
         var buffer = context.channel.allocator.buffer(capacity: 512)
         EdgeReply.problem(problem(for: error)).encode(
             into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: HTTPDate.format(Int64(time(nil))))
@@ -254,7 +254,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func fire() {
-        guard let context, context.channel.isActive else { return }
+        guard let context, active else { return }
         let now = NIODeadline.now()
         let deadline = self.deadline
         if let deadline, deadline <= now {

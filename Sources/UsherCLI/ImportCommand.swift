@@ -55,8 +55,7 @@ struct ImportCommand: AsyncParsableCommand {
                     throw ConfigurationError("owner must be 1 to 256 bytes (as in POST /v1/generations)")
                 }
                 guard Generation.isValidObjectKey(line.objectKey) else {
-                    throw ConfigurationError(
-                        "object_key must be 1 to 1024 bytes, without control characters, a . or .. segment, or a trailing / or \\")
+                    throw ConfigurationError("object_key must be \(Generation.objectKeyRule)")
                 }
                 let visibility = try Self.visibility(line.visibility)
                 switch try await generations.register(

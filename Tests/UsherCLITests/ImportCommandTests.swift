@@ -27,12 +27,14 @@ struct ImportCommandTests {
 
         // Bad lines do not stop the good ones; each is named, and the exit status says something failed.
         let longOwner = #"{"request_id":"\#(a)-x","owner":"\#(String(repeating: "o", count: 257))","object_key":"k"}"#
-        let first = try Self.importing([lineA, "", lineB, "{ not json", #"{"request_id":"../x","object_key":"k"}"#, longOwner])
+        let folderKey = #"{"request_id":"\#(a)-y","owner":"studio","object_key":"videos/"}"#
+        let first = try Self.importing([lineA, "", lineB, "{ not json", #"{"request_id":"../x","object_key":"k"}"#, longOwner, folderKey])
         #expect(first.status != 0)
-        #expect(first.stdout.contains("imported 2, unchanged 0, failed 3"), "\(first.stdout)")
+        #expect(first.stdout.contains("imported 2, unchanged 0, failed 4"), "\(first.stdout)")
         #expect(first.stderr.contains("line 4: ") && first.stderr.contains("line 5: invalid request_id"), "\(first.stderr)")
         #expect(first.stderr.contains("line 6: owner must be 1 to 256 bytes"), "\(first.stderr)")
-        #expect(try Self.psql("SELECT count(*) FROM generations WHERE request_id = '\(a)-x'") == "0")
+        #expect(first.stderr.contains("line 7: object_key must be 1 to 1024 bytes"), "\(first.stderr)")
+        #expect(try Self.psql("SELECT count(*) FROM generations WHERE request_id IN ('\(a)-x', '\(a)-y')") == "0")
         #expect(
             try Self.psql("SELECT status, owner, visibility, object_key, mirrored_at IS NOT NULL FROM generations WHERE request_id = '\(a)'")
                 == "COMPLETED|studio|private|videos/\(a).mp4|t")

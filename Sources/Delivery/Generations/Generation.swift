@@ -74,11 +74,15 @@ public struct Generation: Sendable, Equatable {
     /// Accepted lengths of `object_key` in UTF-8 bytes (S3's own limit), for every writer.
     public static let objectKeyBytes = 1...1024
 
-    /// The one rule for an `object_key` a caller names (admin API, `usher import`): 1 to 1024 bytes, no control
-    /// characters (AWS's "characters to avoid"), and a key that every S3-compatible store holds as an object. Stores that keep objects as files (SeaweedFS, MinIO) refuse a
-    /// `.` or `..` segment (400), fail on a key of slashes alone (500), and keep a key ending in `/` or `\` as a
-    /// folder, so the object could be neither read back nor deleted; AWS lists such keys among those to avoid. The
-    /// schemathesis run found one (`/`): its DELETE could never finish. `openapi.yaml` states the same rule.
+    /// What `isValidObjectKey` asks, for the errors that refuse a key.
+    public static let objectKeyRule = "1 to 1024 bytes, without control characters, a . or .. segment, or a trailing / or \\"
+
+    /// The one rule for an `object_key` a caller names (admin API, `usher import`): 1 to 1024 bytes, and a key a
+    /// store that keeps objects as files can hold as an object. Measured on SeaweedFS 4.48: a `.` or `..` segment is
+    /// refused (400), a key of slashes or backslashes alone fails (DeleteObject 500, every time), and a key ending in
+    /// `/` or a backslash is kept as a folder (a GET reads back nothing). Control characters are out too (AWS: "might
+    /// require special handling"; a backslash is among its "characters to avoid"). The schemathesis run registered
+    /// `/`, whose DELETE could then never finish. `openapi.yaml`'s pattern for `object_key` states the same rule.
     public static func isValidObjectKey(_ key: String) -> Bool {
         let bytes = key.utf8
         guard objectKeyBytes.contains(bytes.count), !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return false }
