@@ -22,6 +22,8 @@ public struct Migrator: Sendable {
             version: 5, name: "deletion_retention_listing",
             sql: String(decoding: PackageResources._005_deletion_retention_listing_sql, as: UTF8.self)),
         Migration(version: 6, name: "plays", sql: String(decoding: PackageResources._006_plays_sql, as: UTF8.self)),
+        Migration(
+            version: 7, name: "plays_hot_updates", sql: String(decoding: PackageResources._007_plays_hot_updates_sql, as: UTF8.self)),
     ]
 
     /// An arbitrary constant naming Usher's migration lock.

@@ -9,6 +9,9 @@ public struct PlayStore: PlayLedger {
 
     /// `$1`..`$4`: parallel arrays (request ids, days as `YYYY-MM-DD`, plays, share plays), one row each. A day of a
     /// generation that no longer exists (deleted and purged meanwhile) is skipped, not an error.
+    ///
+    /// Runs every flush for every counted generation-day, so it changes no indexed column of a row already pending
+    /// roll-up: such an update is HOT, with no index write (migration 0007).
     static let add = """
         INSERT INTO plays_daily (request_id, day, plays, share_plays)
         SELECT batch.request_id, batch.day, batch.plays, batch.share_plays
@@ -16,7 +19,7 @@ public struct PlayStore: PlayLedger {
         WHERE EXISTS (SELECT 1 FROM generations g WHERE g.request_id = batch.request_id)
         ON CONFLICT (request_id, day) DO UPDATE
             SET plays = plays_daily.plays + EXCLUDED.plays, share_plays = plays_daily.share_plays + EXCLUDED.share_plays,
-                updated_at = now()
+                updated_at = now(), rollup_pending = true
         """
 
     static let rows = """
@@ -27,8 +30,8 @@ public struct PlayStore: PlayLedger {
 
     static let pending = """
         SELECT request_id, to_char(day, 'YYYY-MM-DD') FROM plays_daily
-        WHERE rolled_up_at IS NULL OR rolled_up_at < updated_at
-        ORDER BY updated_at
+        WHERE rollup_pending
+        ORDER BY day
         LIMIT $1::int
         """
 
@@ -36,7 +39,7 @@ public struct PlayStore: PlayLedger {
     static let rolledUp = """
         UPDATE plays_daily
         SET viewers = CASE WHEN $4::text IS NULL THEN viewers ELSE $3::bigint END,
-            sketch = COALESCE(decode($4::text, 'hex'), sketch), rolled_up_at = now()
+            sketch = COALESCE(decode($4::text, 'hex'), sketch), rolled_up_at = now(), rollup_pending = false
         WHERE request_id = $1 AND day = $2::date
         """
 
@@ -44,15 +47,18 @@ public struct PlayStore: PlayLedger {
 
     public func add(_ counts: [PlayKey: PlayCounts]) async throws {
         guard !counts.isEmpty else { return }
+        _ = try await client.query(Self.add, Self.addParameters(counts))
+    }
+
+    /// `add`'s four arrays, as Postgres array literals.
+    static func addParameters(_ counts: [PlayKey: PlayCounts]) -> [String?] {
         let entries = Array(counts)
         // Request ids are [A-Za-z0-9._-] (quoted all the same); days and numbers need no quoting.
         func array(_ values: [String]) -> String { "{" + values.joined(separator: ",") + "}" }
-        _ = try await client.query(
-            Self.add,
-            [
-                array(entries.map { "\"\($0.key.requestID)\"" }), array(entries.map { $0.key.day.description }),
-                array(entries.map { String($0.value.plays) }), array(entries.map { String($0.value.sharePlays) }),
-            ])
+        return [
+            array(entries.map { "\"\($0.key.requestID)\"" }), array(entries.map { $0.key.day.description }),
+            array(entries.map { String($0.value.plays) }), array(entries.map { String($0.value.sharePlays) }),
+        ]
     }
 
     public func rows(requestID: String, from: PlayDay, to: PlayDay) async throws -> [PlayRow] {

@@ -44,15 +44,6 @@ public struct RedisCommand: Sendable {
         RedisCommand([Array("PTTL".utf8), key], routingKey: key, isRead: true)
     }
 
-    /// `PFADD key element…`: adds to a HyperLogLog.
-    public static func hyperLogLogAdd(_ key: [UInt8], _ elements: [[UInt8]]) -> RedisCommand {
-        RedisCommand([Array("PFADD".utf8), key] + elements, routingKey: key)
-    }
-
-    public static func expire(_ key: [UInt8], seconds: Int) -> RedisCommand {
-        RedisCommand([Array("EXPIRE".utf8), key, Array(String(seconds).utf8)], routingKey: key)
-    }
-
     /// `EVAL script numkeys keys… args…`, routed by `keys[0]`. A script may only touch keys on that node: pass one
     /// key, or keys that share a hash tag (`{…}`), as Redis Cluster requires too.
     public static func eval(_ script: String, keys: [[UInt8]], arguments: [[UInt8]] = []) -> RedisCommand {

@@ -106,6 +106,13 @@ import UsherTestSupport
         let (scripts, lifetimes) = (try calls("eval") - evals, try calls("expire") - expires)
         #expect(scripts == 3, "one script per master for 200 sketches, not \(scripts)")
         #expect(lifetimes == 200, "each sketch given its lifetime, inside the scripts: \(lifetimes)")
+        // The same viewers again change no sketch, so no lifetime is set again; one new viewer sets one.
+        try await sketches.add(viewers, keepDays: 2)
+        #expect(try calls("expire") - expires == 200)
+        var oneNew = viewers
+        oneNew[PlayKey(requestID: "\(run)-3", day: day)]!.insert(42)
+        try await sketches.add(oneNew, keepDays: 2)
+        #expect(try calls("expire") - expires == 201)
         for index in [0, 1, 6, 99, 199] {
             let counts = try await sketches.counts(requestID: "\(run)-\(index)", days: [day])
             #expect(counts[day] == 1 + index % 7)
@@ -156,6 +163,14 @@ import UsherTestSupport
         #expect(RedisClusterMetrics.sketchBatchFallbacks.count > fallbacksBefore, "the node refused the batch")
         #expect(try await sketches.counts(requestID: moving, days: [day])[day] == 3)
         #expect(try await sketches.counts(requestID: staying, days: [day])[day] == 2)
+        // Key by key, each sketch still gets its lifetime in the same script as its viewers.
+        for id in [moving, staying] {
+            guard case .integer(let milliseconds) = try await client.send(.timeToLive(RedisViewerSketches.key(id, day))) else {
+                Issue.record("PTTL of \(id)")
+                continue
+            }
+            #expect(milliseconds > 0 && milliseconds <= 86_400_000, "PTTL \(milliseconds)")
+        }
         await client.shutdown()
     }
 

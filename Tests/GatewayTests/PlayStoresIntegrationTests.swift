@@ -1,0 +1,126 @@
+import Delivery
+import Foundation
+import Logging
+import NIOPosix
+import Testing
+import UsherTestSupport
+
+@testable import Postgres
+@testable import Redis
+
+/// The play ledger (`PlayStore`, PostgreSQL) and the viewer sketches (`RedisViewerSketches`, the stack's single
+/// Redis) as `Plays` writes and rolls them up, on the stack's servers.
+@Suite(.enabled(if: LocalStack.isRunning, LocalStack.skipReason), .serialized)
+struct PlayStoresIntegrationTests {
+    static let logger = Logger(label: "play-stores")
+
+    static func postgres() async throws -> PQClient {
+        let url = try #require(LocalStack.usherEnvironment()["DATABASE_URL"])
+        let client = PQClient(configuration: PostgresConfiguration(url: url, poolSize: 1), logger: logger)
+        try await Migrator(client: client, logger: logger).migrate()
+        return client
+    }
+
+    static func redis() throws -> RedisClient {
+        try RedisClient(url: LocalStack.singleRedisURL, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    }
+
+    static func generations(_ count: Int, in client: PQClient) async throws -> [String] {
+        let run = UUID().uuidString.prefix(8)
+        let ids = (0..<count).map { "plays-\(run)-\($0)" }
+        for id in ids { _ = try await client.query("INSERT INTO generations (request_id) VALUES ($1)", [id]) }
+        return ids
+    }
+
+    /// A flush updates every counted generation-day, every 2 s: once a row waits for its roll-up, its update changes
+    /// no indexed column and is HOT (no index writes). Counted by PostgreSQL itself, inside the flush's transaction.
+    @Test func aFlushUpdatesPendingRowsWithoutIndexWrites() async throws {
+        let client = try await Self.postgres()
+        let ids = try await Self.generations(20, in: client)
+        let day = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let counts = Dictionary(uniqueKeysWithValues: ids.map { (PlayKey(requestID: $0, day: day), PlayCounts(plays: 2, sharePlays: 1)) })
+        let store = PlayStore(client: client)
+        try await store.add(counts)
+        // The backend's counts not yet reported (this transaction's, and earlier ones' of this connection), read
+        // before and after.
+        let (updated, hot) = try await client.withTransaction { connection in
+            func counted() throws -> (updated: Int, hot: Int) {
+                let row = try connection.query(
+                    """
+                    SELECT pg_stat_get_xact_tuples_updated('plays_daily'::regclass),
+                           pg_stat_get_xact_tuples_hot_updated('plays_daily'::regclass)
+                    """
+                ).rows.first
+                return (row?[0].flatMap { Int($0) } ?? -1, row?[1].flatMap { Int($0) } ?? -1)
+            }
+            let before = try counted()
+            try connection.query(PlayStore.add, PlayStore.addParameters(counts))
+            let after = try counted()
+            return (after.updated - before.updated, after.hot - before.hot)
+        }
+        #expect(updated == 20)
+        #expect(hot == 20, "every update HOT, not \(hot) of \(updated)")
+        let rows = try await store.rows(requestID: ids[0], from: day, to: day)
+        #expect(rows.map(\.counts) == [PlayCounts(plays: 4, sharePlays: 2)])
+        await client.shutdown()
+    }
+
+    /// The worker's roll-up copies each counted day's sketch and distinct count to its row, oldest day first, and the
+    /// next flush of that day puts it back on the list.
+    @Test func theRollUpCopiesSketchesAndANewPlayQueuesTheDayAgain() async throws {
+        let client = try await Self.postgres()
+        let redis = try Self.redis()
+        let store = PlayStore(client: client)
+        let sketches = RedisViewerSketches(client: redis)
+        let ids = try await Self.generations(3, in: client)
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let earlier = today.adding(-3)
+        let keys = [PlayKey(requestID: ids[0], day: today), PlayKey(requestID: ids[1], day: today), PlayKey(requestID: ids[1], day: earlier)]
+        try await store.add(Dictionary(uniqueKeysWithValues: keys.map { ($0, PlayCounts(plays: 5)) }))
+        try await sketches.add(
+            [keys[0]: [1, 2, 3], keys[1]: [4], keys[2]: [5, 6]], keepDays: 35)
+
+        let pending = try await store.pendingRollUp(limit: 1_000_000)
+        let positions = keys.map { pending.firstIndex(of: $0) }
+        #expect(positions.allSatisfy { $0 != nil }, "every counted day waits for its roll-up")
+        if let older = positions[2], let newer = positions[1] { #expect(older < newer, "the older day first") }
+
+        let plays = Plays(ledger: store, sketches: sketches, group: MultiThreadedEventLoopGroup.singleton, logger: Self.logger)
+        while try await plays.rollUp() == 500 {}
+        let after = Set(try await store.pendingRollUp(limit: 1_000_000))
+        #expect(keys.allSatisfy { !after.contains($0) }, "rolled up")
+        let row = try #require(try await store.rows(requestID: ids[1], from: earlier, to: today).first)
+        #expect(row.day == earlier && row.viewers == 2 && row.sketch != nil)
+        #expect(try await store.rows(requestID: ids[0], from: today, to: today).first?.viewers == 3)
+
+        try await store.add([keys[0]: PlayCounts(plays: 1)])
+        let again = Set(try await store.pendingRollUp(limit: 1_000_000))
+        #expect(again.contains(keys[0]) && !again.contains(keys[1]))
+        await redis.shutdown()
+        await client.shutdown()
+    }
+
+    /// A sketch's lifetime is set when a flush changes it, not on every flush that names it: a flush of viewers it
+    /// already holds leaves its expiry alone; a new viewer sets it again.
+    @Test func aSketchsLifetimeIsSetWhenItGainsAViewer() async throws {
+        let redis = try Self.redis()
+        let sketches = RedisViewerSketches(client: redis)
+        let key = PlayKey(requestID: "plays-\(UUID().uuidString.prefix(8))", day: PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970)))
+        let name = RedisViewerSketches.key(key.requestID, key.day)
+        func lifetime() async throws -> Int64 {
+            guard case .integer(let milliseconds) = try await redis.send(.timeToLive(name)) else { return -3 }
+            return milliseconds
+        }
+        try await sketches.add([key: [1, 2]], keepDays: 2)
+        #expect(try await lifetime() > 86_400_000)
+        _ = try run(
+            "redis-cli", ["-p", LocalStack.environment["REDIS_PORT"] ?? "6379", "-n", "1", "pexpire", String(decoding: name, as: UTF8.self), "60000"])
+        try await sketches.add([key: [2, 1]], keepDays: 2)
+        let unchanged = try await lifetime()
+        #expect(unchanged > 0 && unchanged <= 60_000, "no new viewer: the lifetime stays (\(unchanged) ms)")
+        try await sketches.add([key: [3]], keepDays: 2)
+        #expect(try await lifetime() > 86_400_000, "a new viewer: the lifetime is set again")
+        #expect(try await sketches.counts(requestID: key.requestID, days: [key.day])[key.day] == 3)
+        await redis.shutdown()
+    }
+}
