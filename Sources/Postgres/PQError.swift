@@ -26,6 +26,9 @@ public struct PQError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var isUniqueViolation: Bool { sqlState == "23505" }
 
+    /// A row names one that does not exist (a foreign key).
+    public var isForeignKeyViolation: Bool { sqlState == "23503" }
+
     public var description: String { "PQError.\(code)\(sqlState.map { " [\($0)]" } ?? ""): \(message)" }
 }
 

@@ -65,6 +65,25 @@ struct PlayStoresIntegrationTests {
         await client.shutdown()
     }
 
+    /// A generation purged since its plays were counted (its row gone after 30 days deleted) costs only its own
+    /// days: the rest of the batch is written.
+    @Test func aBatchNamingAPurgedGenerationKeepsTheOthers() async throws {
+        let client = try await Self.postgres()
+        let ids = try await Self.generations(2, in: client)
+        let day = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let store = PlayStore(client: client)
+        try await store.add([PlayKey(requestID: ids[0], day: day): PlayCounts(plays: 1)])
+        let purged = "plays-purged-\(UUID().uuidString.prefix(8))"
+        try await store.add([
+            PlayKey(requestID: ids[0], day: day): PlayCounts(plays: 2), PlayKey(requestID: ids[1], day: day): PlayCounts(plays: 3, sharePlays: 1),
+            PlayKey(requestID: purged, day: day): PlayCounts(plays: 4),
+        ])
+        #expect(try await store.rows(requestID: ids[0], from: day, to: day).map(\.counts) == [PlayCounts(plays: 3)])
+        #expect(try await store.rows(requestID: ids[1], from: day, to: day).map(\.counts) == [PlayCounts(plays: 3, sharePlays: 1)])
+        #expect(try await store.rows(requestID: purged, from: day, to: day).isEmpty)
+        await client.shutdown()
+    }
+
     /// The worker's roll-up copies each counted day's sketch and distinct count to its row, oldest day first, and the
     /// next flush of that day puts it back on the list.
     @Test func theRollUpCopiesSketchesAndANewPlayQueuesTheDayAgain() async throws {
