@@ -31,4 +31,19 @@ import Testing
     func objectKeysOfOtherShapesAreAccepted(_ key: String) {
         #expect(Generation.isValidObjectKey(key))
     }
+
+    /// The contract's id shape, the same through a `String` and through the `Substring` of a URL the edge routes.
+    @Test(arguments: [
+        "a", "A-z_0.9", "...", ".a", "a..", "-", "_", "9f1c2d3e-4b5a-6789-abcd-ef0123456789", String(repeating: "i", count: 128),
+    ])
+    func requestIDsOfTheContractsShapeAreValid(_ id: String) {
+        #expect(RequestID.isValid(id))
+        #expect(RequestID.isValid("/v/\(id)?t=1".dropFirst(3).prefix(id.utf8.count)))
+    }
+
+    @Test(arguments: ["", ".", "..", "a/b", "a b", "a%2F", "é", "a\u{0}", "a+b", "a~", String(repeating: "i", count: 129)])
+    func requestIDsOfOtherShapesAreRefused(_ id: String) {
+        #expect(!RequestID.isValid(id))
+        #expect(!RequestID.isValid("/v/\(id)?t=1".dropFirst(3).prefix(id.count)))
+    }
 }
