@@ -33,7 +33,7 @@ public struct RetentionSweeper: Service {
     func sweepOnce() async {
         if let plays {
             do {
-                while try await plays.rollUp() == 500, !Task.isCancelled {}
+                _ = try await plays.rollUp()
             } catch {
                 logger.warning("play roll-up failed; the next pass retries", metadata: ["error": "\(error)"])
             }

@@ -43,19 +43,28 @@ public struct PlayStore: PlayLedger {
         ORDER BY day
         """
 
+    /// `xmin`: the transaction that wrote the row as read, so `rolledUp` can tell whether a flush came after.
     static let pending = """
-        SELECT request_id, to_char(day, 'YYYY-MM-DD') FROM plays_daily
+        SELECT request_id, to_char(day, 'YYYY-MM-DD'), xmin::text FROM plays_daily
         WHERE rollup_pending
         ORDER BY day
         LIMIT $1::int
         """
 
-    /// Without a sketch (Redis let the day go) the last copied count stays.
+    /// Without a sketch (Redis let the day go) the last copied count stays. The day stays listed when a flush wrote
+    /// the row after `pending` read it (`xmin` in SET is the row's before this update).
     static let rolledUp = """
         UPDATE plays_daily
         SET viewers = CASE WHEN $4::text IS NULL THEN viewers ELSE $3::bigint END,
-            sketch = COALESCE(decode($4::text, 'hex'), sketch), rolled_up_at = now(), rollup_pending = false
+            sketch = COALESCE(decode($4::text, 'hex'), sketch), rolled_up_at = now(), rollup_pending = xmin::text <> $5
         WHERE request_id = $1 AND day = $2::date
+        """
+
+    /// Today's and yesterday's rows counted after their roll-up without being listed: written by a gateway that
+    /// predates migration 0007 (its upsert does not set the flag). Older days are no longer counted.
+    static let requeueMissed = """
+        UPDATE plays_daily SET rollup_pending = true
+        WHERE day >= current_date - 1 AND NOT rollup_pending AND rolled_up_at < updated_at
         """
 
     static let purge = "DELETE FROM plays_daily WHERE day < current_date - $1::int"
@@ -90,15 +99,21 @@ public struct PlayStore: PlayLedger {
         }
     }
 
-    public func pendingRollUp(limit: Int) async throws -> [PlayKey] {
+    public func pendingRollUp(limit: Int) async throws -> [PendingRollUp] {
         try await client.query(Self.pending, [String(limit)]).rows.compactMap { row in
-            guard let id = row[0], let day = row[1].flatMap({ PlayDay($0) }) else { return nil }
-            return PlayKey(requestID: id, day: day)
+            guard let id = row[0], let day = row[1].flatMap({ PlayDay($0) }), let version = row[2] else { return nil }
+            return PendingRollUp(key: PlayKey(requestID: id, day: day), version: version)
         }
     }
 
-    public func rolledUp(_ key: PlayKey, viewers: Int, sketch: [UInt8]?) async throws {
-        _ = try await client.query(Self.rolledUp, [key.requestID, key.day.description, String(viewers), sketch.map { Hex.encode($0) }])
+    public func rolledUp(_ pending: PendingRollUp, viewers: Int, sketch: [UInt8]?) async throws {
+        _ = try await client.query(
+            Self.rolledUp,
+            [pending.key.requestID, pending.key.day.description, String(viewers), sketch.map { Hex.encode($0) }, pending.version])
+    }
+
+    public func requeueMissed() async throws -> Int {
+        try await client.query(Self.requeueMissed).affected
     }
 
     public func purge(olderThanDays days: Int) async throws -> Int {

@@ -27,8 +27,10 @@ public struct RedisViewerSketches: ViewerSketches {
     ///
     /// A sketch's lifetime is set when PFADD changes it (creating it counts), not on every flush: most of a flush's
     /// sketches gain no new viewer, and their EXPIRE was a third of the flush's Redis time (10,000 sketches of one
-    /// viewer each: 18–22 ms of Redis CPU with it, 11–13 ms without). A sketch is only ever written by these
-    /// scripts, so no sketch is left without a lifetime: a day's sketch lives `sketchDays` after its last new viewer.
+    /// viewer each: 18–22 ms of Redis CPU with it, 11–13 ms without). So a day's sketch lives `sketchDays` after the
+    /// last flush that changed it; a viewer already counted, or one that moves no register, changes nothing. Every
+    /// path writes a sketch through these scripts, PFADD and EXPIRE together. (A sketch left without a lifetime by
+    /// an earlier version's key-by-key fallback, two separate commands, gets one the next time it changes.)
     static let addScript = """
         local ttl = ARGV[1]
         local a = 2

@@ -4,7 +4,8 @@ import Synchronization
 /// The play rows as a dictionary, for tests without Postgres.
 public final class InMemoryPlayLedger: PlayLedger {
     private let rows = Mutex<[PlayKey: PlayRow]>([:])
-    private let pending = Mutex<Set<PlayKey>>([])
+    /// Days waiting for the roll-up, with the number of their latest write.
+    private let pending = Mutex<[PlayKey: Int]>([:])
     private let available = Atomic<Bool>(true)
 
     public init() {}
@@ -24,7 +25,9 @@ public final class InMemoryPlayLedger: PlayLedger {
                 rows[key] = row
             }
         }
-        pending.withLock { $0.formUnion(counts.keys) }
+        pending.withLock { pending in
+            for key in counts.keys { pending[key, default: 0] += 1 }
+        }
     }
 
     public func rows(requestID: String, from: PlayDay, to: PlayDay) async throws -> [PlayRow] {
@@ -33,18 +36,24 @@ public final class InMemoryPlayLedger: PlayLedger {
         }
     }
 
-    public func pendingRollUp(limit: Int) async throws -> [PlayKey] {
-        pending.withLock { Array($0.prefix(limit)) }
+    public func pendingRollUp(limit: Int) async throws -> [PendingRollUp] {
+        pending.withLock { pending in
+            pending.sorted { $0.key.day < $1.key.day }.prefix(limit).map { PendingRollUp(key: $0.key, version: String($0.value)) }
+        }
     }
 
-    public func rolledUp(_ key: PlayKey, viewers: Int, sketch: [UInt8]?) async throws {
+    public func rolledUp(_ rolled: PendingRollUp, viewers: Int, sketch: [UInt8]?) async throws {
         rows.withLock { rows in
             guard sketch != nil else { return }
-            rows[key]?.viewers = viewers
-            rows[key]?.sketch = sketch
+            rows[rolled.key]?.viewers = viewers
+            rows[rolled.key]?.sketch = sketch
         }
-        _ = pending.withLock { $0.remove(key) }
+        pending.withLock { pending in
+            if pending[rolled.key].map(String.init) == rolled.version { pending[rolled.key] = nil }
+        }
     }
+
+    public func requeueMissed() async throws -> Int { 0 }
 
     public func purge(olderThanDays days: Int) async throws -> Int { 0 }
 }

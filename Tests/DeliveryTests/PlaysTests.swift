@@ -54,6 +54,19 @@ import UsherCrypto
         #expect(stats.totalViewers == 2 && stats.totalPlays == 3)
     }
 
+    /// Days counted faster than a sweep copies them must not keep the sweep from ending: a roll-up takes at most
+    /// `maximumBatches` batches, oldest days first, and the next one takes the rest.
+    @Test func aRollUpIsBoundedAndTheNextTakesTheRest() async throws {
+        let fixture = DeliveryFixture()
+        for offset in 0..<5 { try await Self.record(fixture, "p-5", now: Self.now - Int64(offset) * 86_400) }
+        await fixture.plays.flush()
+        #expect(try await fixture.plays.rollUp(limit: 2, maximumBatches: 2) == 4)
+        let left = try await fixture.playLedger.pendingRollUp(limit: 10)
+        #expect(left.map(\.key.day) == [PlayDay(unixSeconds: Self.now)], "the newest day is the one left")
+        #expect(try await fixture.plays.rollUp(limit: 2, maximumBatches: 2) == 1)
+        #expect(try await fixture.playLedger.pendingRollUp(limit: 10).isEmpty)
+    }
+
     @Test func storesThatAreDownKeepThePlaysUntilTheyReturn() async throws {
         let fixture = DeliveryFixture()
         let today = PlayDay(unixSeconds: Self.now)

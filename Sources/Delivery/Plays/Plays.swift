@@ -194,7 +194,9 @@ public final class Plays: Service, Sendable {
         }
     }
 
-    /// Counts and viewers are written independently: one store down keeps only its own share pending.
+    /// Counts and viewers are written independently: one store down keeps only its own share pending. Viewers
+    /// first: a roll-up that reads a day's row after this flush's counts then finds this flush's viewers in the
+    /// sketch it copies.
     private func write() async {
         let (counts, viewers) = pending.withLock { pending in
             // Emptied with their capacity kept: the next period's merge does not grow them again.
@@ -204,20 +206,20 @@ public final class Plays: Service, Sendable {
             }
             return (pending.counts, pending.viewers)
         }
-        if !counts.isEmpty {
-            do {
-                try await ledger.add(counts)
-            } catch {
-                keep(counts: counts)
-                logger.warning("cannot write play counts yet; kept for the next flush", metadata: ["error": "\(error)"])
-            }
-        }
         if !viewers.isEmpty {
             do {
                 try await sketches.add(viewers, keepDays: configuration.sketchDays)
             } catch {
                 keep(viewers: viewers)
                 logger.warning("cannot write viewer sketches yet; kept for the next flush", metadata: ["error": "\(error)"])
+            }
+        }
+        if !counts.isEmpty {
+            do {
+                try await ledger.add(counts)
+            } catch {
+                keep(counts: counts)
+                logger.warning("cannot write play counts yet; kept for the next flush", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -276,20 +278,28 @@ public final class Plays: Service, Sendable {
         return stats
     }
 
-    /// The worker's roll-up: copies each counted day's sketch and distinct count to its row, and drops rows older
-    /// than `keepDays`. Returns the days rolled up.
-    public func rollUp(limit: Int = 500) async throws -> Int {
-        let keys = try await ledger.pendingRollUp(limit: limit)
-        for key in keys {
-            let sketch = try await sketches.export(key)
-            let viewers = try await sketches.counts(requestID: key.requestID, days: [key.day])[key.day]
-            guard let viewers else {
-                try await ledger.rolledUp(key, viewers: 0, sketch: nil)
-                continue
+    /// The worker's roll-up: copies each counted day's sketch and distinct count to its row, oldest day first, in
+    /// batches of `limit`, at most `maximumBatches` of them (days counted faster than they are copied must not keep
+    /// one sweep from ending); then drops rows older than `keepDays`. Returns the days rolled up.
+    public func rollUp(limit: Int = 500, maximumBatches: Int = 100) async throws -> Int {
+        _ = try await ledger.requeueMissed()
+        var done = 0
+        for _ in 0..<maximumBatches {
+            let batch = try await ledger.pendingRollUp(limit: limit)
+            for pending in batch {
+                let key = pending.key
+                let sketch = try await sketches.export(key)
+                let viewers = try await sketches.counts(requestID: key.requestID, days: [key.day])[key.day]
+                guard let viewers else {
+                    try await ledger.rolledUp(pending, viewers: 0, sketch: nil)
+                    continue
+                }
+                try await ledger.rolledUp(pending, viewers: viewers, sketch: sketch)
             }
-            try await ledger.rolledUp(key, viewers: viewers, sketch: sketch)
+            done += batch.count
+            if batch.count < limit || Task.isCancelled { break }
         }
         _ = try await ledger.purge(olderThanDays: configuration.keepDays)
-        return keys.count
+        return done
     }
 }

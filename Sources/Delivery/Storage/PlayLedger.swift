@@ -7,13 +7,30 @@ public protocol PlayLedger: Sendable {
     func rows(requestID: String, from: PlayDay, to: PlayDay) async throws -> [PlayRow]
 
     /// Days counted since their viewers were last rolled up, oldest first.
-    func pendingRollUp(limit: Int) async throws -> [PlayKey]
+    func pendingRollUp(limit: Int) async throws -> [PendingRollUp]
 
-    /// Stores the day's distinct viewers and their sketch (nil: Redis no longer has it; the count stays).
-    func rolledUp(_ key: PlayKey, viewers: Int, sketch: [UInt8]?) async throws
+    /// Stores the day's distinct viewers and their sketch (nil: Redis no longer has it; the count stays). The day
+    /// leaves the list only if it was not counted again since `pending` was read.
+    func rolledUp(_ pending: PendingRollUp, viewers: Int, sketch: [UInt8]?) async throws
+
+    /// Puts back on the list the recent days counted since their roll-up by a writer that did not list them (a
+    /// gateway older than this ledger, during a rolling deploy); returns how many.
+    func requeueMissed() async throws -> Int
 
     /// Drops rows of days older than `days`; returns how many.
     func purge(olderThanDays days: Int) async throws -> Int
+}
+
+/// A day waiting for its roll-up, as the ledger last saw it.
+public struct PendingRollUp: Hashable, Sendable {
+    public let key: PlayKey
+    /// Which write of the day's row was seen: a flush after it keeps the day on the list.
+    public let version: String
+
+    public init(key: PlayKey, version: String) {
+        self.key = key
+        self.version = version
+    }
 }
 
 /// Distinct viewers per generation and day as HyperLogLog sketches (Redis's PFADD/PFCOUNT in production), and the
