@@ -147,22 +147,6 @@ public final class EdgeService: EdgeResponder, Sendable {
         let peer: SocketAddress?
     }
 
-    /// Counts the answer as a play when it is a 302 (CONTRACT § Plays: HEAD, errors and preflights are not).
-    private func counted(_ answer: Answer, id: Substring, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) -> Answer {
-        guard plays != nil, play != nil else { return answer }
-        switch answer {
-        case .now(let reply):
-            recordPlay(reply, id: id, shareCode: shareCode, subject: subject, play: play, on: loop)
-            return answer
-        case .later(let future):
-            return .later(
-                future.map { reply in
-                    self.recordPlay(reply, id: id, shareCode: shareCode, subject: subject, play: play, on: loop)
-                    return reply
-                })
-        }
-    }
-
     private func recordPlay(_ reply: EdgeReply, id: Substring, shareCode: String?, subject: String?, play: Play?, on loop: any EventLoop) {
         guard let plays, let play, reply.status == .found else { return }
         let client =
@@ -194,27 +178,32 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .later(
                     rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.counted(
-                            self.deliver(id, grant: verifiedGrant, download: download, now: now, on: loop), id: id, shareCode: nil,
-                            subject: subject, play: play, on: loop
-                        ).future(on: loop)
+                        return self.deliver(id, grant: verifiedGrant, download: download, now: now, play: play, on: loop).future(on: loop)
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("sub:" + subject, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return counted(
-            deliver(id, grant: grant, download: download, now: now, on: loop), id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
+        return deliver(id, grant: grant, download: download, now: now, play: play, on: loop)
     }
 
-    private func deliver(_ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop) -> Answer {
+    /// The answer to a `/v` whose token checks passed, counted as a play when it is a 302 and `play` is set
+    /// (CONTRACT § Plays: HEAD, errors and preflights are not). Decided and counted in one step, so a lookup that
+    /// waits for Redis costs one future, not one more for the counting.
+    private func deliver(
+        _ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, play: Play?, on loop: any EventLoop
+    ) -> Answer {
         if let outcome = lookup.cached(id, on: loop) {
-            return .now(decide(outcome, id: id, grant: grant, download: download, now: now))
+            let reply = decide(outcome, id: id, grant: grant, download: download, now: now)
+            recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
+            return .now(reply)
         }
         return .later(
             lookup.resolve(String(id), on: loop).map { outcome in
-                self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+                let reply = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+                self.recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
+                return reply
             })
     }
 

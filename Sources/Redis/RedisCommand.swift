@@ -15,8 +15,11 @@ public struct RedisCommand: Sendable {
         self.isRead = isRead
     }
 
+    /// Every read that misses the in-process cache sends one: the name is made once.
+    private static let getName = Array("GET".utf8)
+
     public static func get(_ key: [UInt8]) -> RedisCommand {
-        RedisCommand([Array("GET".utf8), key], routingKey: key, isRead: true)
+        RedisCommand([getName, key], routingKey: key, isRead: true)
     }
 
     /// `SET key value [EX seconds] [NX]`: replies `+OK`, or nil (`$-1`) when `onlyIfAbsent` found the key.

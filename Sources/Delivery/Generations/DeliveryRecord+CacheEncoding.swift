@@ -4,7 +4,15 @@
 /// length-prefixed optional fields (owner, object key, fal URL). `0` alone marks an id known not to exist.
 extension DeliveryRecord {
 
-    static func cacheKey(_ id: String) -> [UInt8] { Array("usher:gen:".utf8) + Array(id.utf8) }
+    /// One allocation: it is made for every read that misses the in-process cache.
+    static func cacheKey(_ id: String) -> [UInt8] {
+        let prefix: StaticString = "usher:gen:"
+        var key: [UInt8] = []
+        key.reserveCapacity(prefix.utf8CodeUnitCount + id.utf8.count)
+        key.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+        key.append(contentsOf: id.utf8)
+        return key
+    }
 
     var cacheValue: [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "1")]
@@ -44,22 +52,18 @@ extension DeliveryRecord {
         default: return nil
         }
         var index = 3
-        var fields: [String?] = []
-        for _ in 0..<3 {
-            guard index + 4 <= bytes.count else { return nil }
+        // Read for every request that misses the in-process cache: no array of fields, only the strings.
+        func field() -> String?? {
+            guard index + 4 <= bytes.count else { return .none }
             let count = UInt32(bytes[index]) << 24 | UInt32(bytes[index + 1]) << 16 | UInt32(bytes[index + 2]) << 8 | UInt32(bytes[index + 3])
             index += 4
-            if count == 0xFFFF_FFFF {
-                fields.append(nil)
-                continue
-            }
-            guard index + Int(count) <= bytes.count else { return nil }
-            fields.append(String(decoding: bytes[index..<(index + Int(count))], as: UTF8.self))
-            index += Int(count)
+            if count == 0xFFFF_FFFF { return .some(nil) }
+            guard index + Int(count) <= bytes.count else { return .none }
+            defer { index += Int(count) }
+            return String(decoding: bytes[index..<(index + Int(count))], as: UTF8.self)
         }
-        guard index == bytes.count else { return nil }
+        guard let owner = field(), let objectKey = field(), let falURL = field(), index == bytes.count else { return nil }
         self.init(
-            status: status, visibility: bytes[2] == UInt8(ascii: "u") ? .public : .private,
-            owner: fields[0], objectKey: fields[1], falURL: fields[2])
+            status: status, visibility: bytes[2] == UInt8(ascii: "u") ? .public : .private, owner: owner, objectKey: objectKey, falURL: falURL)
     }
 }

@@ -65,25 +65,30 @@ public final class GenerationLookup: Sendable {
     }
 
     /// The full chain below the in-process cache; completes on `loop`.
+    ///
+    /// One promise and one callback: with the in-process cache off every request comes this way, and chaining
+    /// `flatMap`, `makeSucceededFuture` and `flatMapError` cost three more futures and two closures each time.
     public func resolve(_ id: String, on loop: any EventLoop) -> EventLoopFuture<LookupOutcome> {
-        let key = DeliveryRecord.cacheKey(id)
-        return cache.get(key, on: loop).flatMap { value in
-            if let value {
-                if value == CacheMarker.absent {
-                    self.metrics.redis(hit: true)
-                    return loop.makeSucceededFuture(self.remember(.absent, id, on: loop))
-                }
-                if let record = DeliveryRecord(cacheValue: value) {
-                    self.metrics.redis(hit: true)
-                    return loop.makeSucceededFuture(self.remember(.found(record), id, on: loop))
-                }
+        let promise = loop.makePromise(of: LookupOutcome.self)
+        cache.get(DeliveryRecord.cacheKey(id), on: loop).whenComplete { result in
+            guard case .success(let value) = result else {
+                self.metrics.redisError()
+                self.readThrough(id, on: loop, fillRedis: false).cascade(to: promise)
+                return
             }
-            self.metrics.redis(hit: false)
-            return self.readThrough(id, on: loop, fillRedis: true)
-        }.flatMapError { _ in
-            self.metrics.redisError()
-            return self.readThrough(id, on: loop, fillRedis: false)
+            // An entry that does not decode (another version's encoding) is a miss: Postgres answers.
+            let cached: LookupOutcome? = value.flatMap { value in
+                value == CacheMarker.absent ? .absent : DeliveryRecord(cacheValue: value).map { .found($0) }
+            }
+            guard let cached else {
+                self.metrics.redis(hit: false)
+                self.readThrough(id, on: loop, fillRedis: true).cascade(to: promise)
+                return
+            }
+            self.metrics.redis(hit: true)
+            promise.succeed(self.remember(cached, id, on: loop))
         }
+        return promise.futureResult
     }
 
     private func readThrough(_ id: String, on loop: any EventLoop, fillRedis: Bool) -> EventLoopFuture<LookupOutcome> {
