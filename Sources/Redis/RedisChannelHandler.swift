@@ -21,6 +21,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let commandTimeout: TimeAmount
     private var waiting = CircularBuffer<(promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)>(initialCapacity: 16)
     private var timer: Scheduled<Void>?
+    /// The commands written since the last flush, formatted into one buffer: a tick's GETs (`RedisLoopConnection`
+    /// flushes once a tick) cost one buffer and one write down the pipeline, not one of each per command.
+    private var outbound: ByteBuffer?
+    /// Write promises of the commands in `outbound` (callers pass none today), completed with its write.
+    private var outboundPromise: EventLoopPromise<Void>?
 
     init(commandTimeout: TimeAmount) {
         self.commandTimeout = commandTimeout
@@ -28,12 +33,26 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
-        var buffer = context.channel.allocator.buffer(capacity: 64)
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 512)
+        outbound = nil
         HiredisFormatter.format(command.arguments) { buffer.writeBytes($0) }
+        outbound = buffer
+        if let promise {
+            if let outboundPromise { outboundPromise.futureResult.cascade(to: promise) } else { outboundPromise = promise }
+        }
         let deadline = NIODeadline.now() + commandTimeout
         waiting.append((command.promise, deadline))
         if timer == nil { arm(at: deadline, context: context) }
-        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if let buffer = outbound {
+            let promise = outboundPromise
+            outbound = nil
+            outboundPromise = nil
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        }
+        context.flush()
     }
 
     private func arm(at deadline: NIODeadline, context: ChannelHandlerContext) {
@@ -70,6 +89,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        outbound = nil
+        outboundPromise?.fail(RedisError(.connectionClosed))
+        outboundPromise = nil
         failAll(RedisError(.connectionClosed))
         context.fireChannelInactive()
     }
