@@ -153,10 +153,27 @@ import UsherTestSupport
                 return slot != movingSlot && (try? master(ofSlot: slot)) == source
             })
         let target = try #require(try masters().first { $0 != source })
-        let targetID = try output("redis-cli", ["-p", String(target.split(separator: ":").last!), "cluster", "myid"])
-        for port in try masters().map({ String($0.split(separator: ":").last!) }) {
+        let (sourcePort, targetPort) = (String(source.split(separator: ":").last!), String(target.split(separator: ":").last!))
+        let (sourceID, targetID) = (
+            try output("redis-cli", ["-p", sourcePort, "cluster", "myid"]), try output("redis-cli", ["-p", targetPort, "cluster", "myid"])
+        )
+        // As `redis-cli --cluster reshard` does, the target first: an importing target bumps its config epoch when it
+        // takes the slot, so its claim wins over the older one. (Told in any order without importing, the masters once
+        // disagreed for longer than the client's redirects last in CI, and the next test's cluster did not reach
+        // cluster_state:ok.)
+        _ = try output("redis-cli", ["-p", targetPort, "cluster", "setslot", "\(movingSlot)", "importing", sourceID])
+        _ = try output("redis-cli", ["-p", sourcePort, "cluster", "setslot", "\(movingSlot)", "migrating", targetID])
+        let others = try masters().filter { $0 != source && $0 != target }.map { String($0.split(separator: ":").last!) }
+        for port in [targetPort, sourcePort] + others {
             _ = try output("redis-cli", ["-p", port, "cluster", "setslot", "\(movingSlot)", "node", targetID])
         }
+        // Every master agrees before the batch is sent with the client's old map, as after a finished resharding.
+        let agreed = try await LocalStack.eventually(within: 10) {
+            try ([targetPort, sourcePort] + others).allSatisfy { port in
+                try master(ofSlot: movingSlot, askingPort: port) == target
+            }
+        }
+        #expect(agreed, "the masters agree on the slot's new owner")
         let fallbacksBefore = RedisClusterMetrics.sketchBatchFallbacks.count
         try await sketches.add(
             [PlayKey(requestID: moving, day: day): [1, 2, 3], PlayKey(requestID: staying, day: day): [4, 5]], keepDays: 1)
@@ -348,8 +365,9 @@ import UsherTestSupport
         }
     }
 
-    /// `CLUSTER NODES` from the first of the six nodes that answers (one may have been killed).
-    func clusterNodes() throws -> String {
+    /// `CLUSTER NODES` from the first of the six nodes that answers (one may have been killed), or from `port`.
+    func clusterNodes(port: String? = nil) throws -> String {
+        if let port { return try output("redis-cli", ["-p", port, "cluster", "nodes"]) }
         let first = Int(seedPort)!
         var lastError: (any Error)?
         for port in first..<(first + 6) {
@@ -358,8 +376,9 @@ import UsherTestSupport
         throw lastError!
     }
 
-    func master(ofSlot slot: Int) throws -> String {
-        let nodes = try clusterNodes()
+    /// The master that owns `slot`, as the first node that answers sees it, or as the node at `askingPort` does.
+    func master(ofSlot slot: Int, askingPort: String? = nil) throws -> String {
+        let nodes = try clusterNodes(port: askingPort)
         for line in nodes.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count > 8, fields[2].contains("master") else { continue }
