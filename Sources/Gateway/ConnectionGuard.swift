@@ -15,15 +15,16 @@ import Darwin
 ///   a body it never sends, is disconnected however often it sends a byte. A keep-alive connection with no request
 ///   in progress is closed after `idleTimeout`. A request read in full is never cut by these timers: its answer may
 ///   wait for Redis or Postgres.
-/// - **memory**: while the handler that decodes says so (`pauseReading()`: the socket is not writable because
-///   the peer does not read its answers, or too many requests wait), no more bytes are passed on and the socket is
-///   not read. Bytes already read are held here and passed on `chunkSize` at a time once reading resumes, so one
-///   large read of pipelined requests cannot turn into an unbounded pile of answers: what a connection holds is at
-///   most one socket read plus the answers to one chunk. A peer that reads none of its answers for `headTimeout`
+/// - **memory**: while the handler that reads the requests says so (`pauseReading()`: the socket is not writable
+///   because the peer does not read its answers, or too many requests wait), no more bytes are passed on and the
+///   socket is not read. Bytes already read are held here and passed on `chunkSize` at a time once reading resumes,
+///   so one large read of pipelined requests cannot turn into an unbounded pile of answers: what a connection holds
+///   is at most one socket read plus the answers to one chunk. A peer that reads none of its answers for `headTimeout`
 ///   (the socket stays unwritable that long) is disconnected, as nginx's `send_timeout` does.
 ///
-/// The handler that decodes (the edge's `EdgeHandler`) reports each complete request (`requestReceived()`) and each
-/// answer written (`responseSent()`); on the app listener an `HTTPPartObserver` does it for Hummingbird.
+/// The handler that reads the requests (the edge's `EdgeHandler`) reports each complete request
+/// (`requestReceived()`) and each answer written (`responseSent()`); on the app listener an `HTTPPartObserver` does
+/// it for Hummingbird.
 ///
 /// Cheap per request by design: requests only move timestamps (no timer is scheduled or cancelled per request,
 /// which cost ~30 µs of CPU per request in the first version). One timer per connection fires at most every
@@ -58,7 +59,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     /// but a pipelined one; lets an oversized head be told apart from an oversized URL (414, not 431) behind NIOHTTP1's
     /// decoder, on the app listener (the edge's `EdgeRequestDecoder` tells them apart itself).
     private var requestLine: (length: Int, ended: Bool)?
-    /// Set by the handler that decodes; see the type's doc.
+    /// Set by the handler that reads the requests; see the type's doc.
     private var paused = false
     /// Bytes read from the socket and not yet passed on.
     private var held: ByteBuffer?
@@ -180,15 +181,15 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         return requestLine.length > EdgeRequest.maximumURILength
     }
 
-    /// The handler that decodes read a request in full (head, and body if any).
+    /// The handler that reads the requests has read one in full (head, and body if any).
     public func requestReceived() {
         requestLine = nil
         openRequests += 1
         readingSince = nil
     }
 
-    /// The handler that decodes wrote an answer in full, at `time` (the edge passes the time it read for its
-    /// latency metric: one clock read per answer, not two).
+    /// The handler that reads the requests wrote an answer in full, at `time` (the edge passes the time it read for
+    /// its latency metric: one clock read per answer, not two).
     public func responseSent(at time: NIODeadline = .now()) {
         openRequests = max(0, openRequests - 1)
         if openRequests == 0 { idleSince = time }
