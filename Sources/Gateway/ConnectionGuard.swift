@@ -118,6 +118,14 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
             held!.writeBuffer(&buffer)
             return
         }
+        if !paused, active, buffer.readableBytes <= Self.chunkSize {
+            // The usual read: passed on as it came, without a slice and a new box for it.
+            let wasForwarding = forwarding
+            forwarding = true
+            context.fireChannelRead(data)
+            forwarding = wasForwarding
+            return
+        }
         forward(buffer, context: context)
     }
 

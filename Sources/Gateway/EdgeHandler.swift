@@ -69,6 +69,12 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     /// The last flushed buffer, kept to be cleared and written into again: once the socket has written it, nothing
     /// else refers to its storage and `clear` reuses it (if the channel still holds it, `clear` allocates anew).
     private var spare: ByteBuffer?
+    /// The peer's address once asked (`peerAddress`).
+    private var peer: SocketAddress?
+    /// The `Date` header's text and the second it was made for: asked of the shared `HTTPDate` (and its lock) once a
+    /// second per connection rather than per answer.
+    private var dateSecond: Int64 = -1
+    private var dateText = ""
 
     /// Answers gathered beyond this are written at once rather than at the end of the read, so that the channel's
     /// writability (and so `updateReading`) sees them as before.
@@ -153,8 +159,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
 
     private func answer(_ head: EdgeRequestHead, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
-        // The address itself (cached by the channel); it is written as text only where it is used.
-        let peer = service.needsPeerAddress ? context.channel.remoteAddress : nil
+        // The address itself; it is written as text only where it is used.
+        let peer = service.needsPeerAddress ? peerAddress(context: context) : nil
         switch service.answer(head, peer: peer, on: context.eventLoop) {
         case .now(let reply):
             write(reply, for: head, started: started, context: context)
@@ -170,6 +176,14 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
                 handler.flushIfNeeded(context: context)
             }
         }
+    }
+
+    /// The connection's remote address, asked of the channel once: `remoteAddress` takes the channel's address cache
+    /// through several reference counts each time, and the address does not change.
+    private func peerAddress(context: ChannelHandlerContext) -> SocketAddress? {
+        if let peer { return peer }
+        peer = context.channel.remoteAddress
+        return peer
     }
 
     /// Answers queued requests until one has to wait, then writes a pending refusal or finishes a shutdown.
@@ -194,7 +208,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
             close ? .close : head.version.major == 1 && head.version.minor == 0 ? .keepAliveHTTP10 : .keepAlive
         let capacity = 256 + (reply.location?.utf8.count ?? 0) + reply.body.utf8.count
         var buffer = outbound.take() ?? recycledBuffer(capacity: capacity, context: context)
-        reply.encode(into: &buffer, version: head.version, headOnly: head.method == .HEAD, connection: connection, date: date.now)
+        reply.encode(into: &buffer, version: head.version, headOnly: head.isHEAD, connection: connection, date: currentDate())
         let finished = NIODeadline.now()
         connectionGuard.responseSent(at: finished)
         metrics.record(uri: head.uri, status: reply.status.code, started: started, finished: finished)
@@ -205,6 +219,15 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
             outbound = buffer
             if buffer.readableBytes >= Self.flushThreshold { flushIfNeeded(context: context) }
         }
+    }
+
+    private func currentDate() -> String {
+        let second = Int64(time(nil))
+        if second != dateSecond {
+            dateSecond = second
+            dateText = date.text(at: second)
+        }
+        return dateText
     }
 
     /// The spare buffer cleared, or a new one.

@@ -98,8 +98,9 @@ public struct EdgeRequestDecoder: ByteToMessageDecoder {
             }
         }
         if let refusal { throw refusal }
-        guard let length = scanned, let head = self.head else { return nil }
-        self.head = nil
+        guard let length = scanned, self.head != nil else { return nil }
+        // Moved out rather than copied: a copy retains each of its references once more.
+        let head = self.head.take()!
         self.scanned = 0
         lineStart = 0
         // A slice: the head's fields are read from the bytes as they arrived, without a copy.

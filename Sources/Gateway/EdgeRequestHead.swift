@@ -119,4 +119,10 @@ public final class EdgeRequestHead: @unchecked Sendable {
     }
 
     public func contains(_ field: Field) -> Bool { fields[field].length >= 0 }
+
+    // The method, asked by its case: `HTTPMethod`'s `==` is `RawRepresentable`'s, which makes and compares the two
+    // `rawValue` strings, and the edge asks two or three times per request.
+    var isGET: Bool { if case .GET = method { true } else { false } }
+    var isHEAD: Bool { if case .HEAD = method { true } else { false } }
+    var isOPTIONS: Bool { if case .OPTIONS = method { true } else { false } }
 }

@@ -74,7 +74,7 @@ public final class EdgeService: EdgeResponder, Sendable {
             return limitedAnswer(route, request: request, query: query, peer: peer, on: loop)
         }
         let grant = cors.grant(origin: request.value(.origin), credentialed: request.contains(.cookie))
-        if request.method == .OPTIONS { return .now(cors.preflight(grant)) }
+        if request.isOPTIONS { return .now(cors.preflight(grant)) }
         switch limitedAnswer(route, request: request, query: query, peer: peer, on: loop) {
         case .now(var reply):
             reply.cors = grant
@@ -115,9 +115,10 @@ public final class EdgeService: EdgeResponder, Sendable {
     private func route(
         _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop
     ) -> Answer {
-        let method = request.method
+        let isGET = request.isGET
         // OPTIONS, the one other method the decoder lets through (for CORS preflights on /v and /s).
-        if method != .GET && method != .HEAD, route == .healthz || route == .readyz { return .now(.methodNotAllowed) }
+        let readsOnly = isGET || request.isHEAD
+        if !readsOnly, route == .healthz || route == .readyz { return .now(.methodNotAllowed) }
         switch route {
         case .healthz:
             return .now(.text(.ok, "ok\n"))
@@ -131,12 +132,12 @@ public final class EdgeService: EdgeResponder, Sendable {
         case .malformedID:
             return .now(.problem(.notFound))
         case .share(let code):
-            guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
+            guard readsOnly else { return .now(.methodNotAllowed) }
             guard ShareLinks.isValidCode(code) else { return .now(.problem(.shareNotFound)) }
-            return share(String(code), query: query, play: method == .GET ? Play(request: request, peer: peer) : nil, on: loop)
+            return share(String(code), query: query, play: isGET ? Play(request: request, peer: peer) : nil, on: loop)
         case .video(let id):
-            guard method == .GET || method == .HEAD else { return .now(.methodNotAllowed) }
-            return video(id, query: query, request: request, play: method == .GET ? Play(request: request, peer: peer) : nil, on: loop)
+            guard readsOnly else { return .now(.methodNotAllowed) }
+            return video(id, query: query, request: request, play: isGET ? Play(request: request, peer: peer) : nil, on: loop)
         }
     }
 

@@ -10,8 +10,10 @@ import Darwin
 final class HTTPDate: Sendable {
     private let cached = Mutex<(second: Int64, text: String)>((-1, ""))
 
-    var now: String {
-        let second = Int64(time(nil))
+    var now: String { text(at: Int64(time(nil))) }
+
+    /// The header's text for `second` (Unix time).
+    func text(at second: Int64) -> String {
         if let hit = cached.withLock({ $0.second == second ? $0.text : nil }) { return hit }
         let text = Self.format(second)
         cached.withLock { $0 = (second, text) }

@@ -17,6 +17,28 @@ import Testing
         #expect(EdgeRequest.parse(uri: "/other").route == .unknown)
     }
 
+    /// The byte-level split: only the first `?` ends the path, and a route is named by its whole path.
+    @Test func routeBoundaries() {
+        #expect(EdgeRequest.parse(uri: "/v/a?token=b?c") == (.video("a"), "token=b?c"))
+        #expect(EdgeRequest.parse(uri: "/v/?token=t") == (.malformedID, "token=t"))
+        #expect(EdgeRequest.parse(uri: "/s/") == (.malformedID, ""))
+        #expect(EdgeRequest.parse(uri: "/healthz?") == (.healthz, ""))
+        #expect(EdgeRequest.parse(uri: "/healthzz").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "/health").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "/readyz/").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "/x/abc").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "/V/abc").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "/v").route == .unknown)
+        #expect(EdgeRequest.parse(uri: "?a").route == .unknown)
+        // A slice of a longer string, as the id and query are: the offsets stay the string's own.
+        let long = "prefix/v/id-1?q=1"
+        #expect(EdgeRequest.parse(uri: String(long.dropFirst(6))) == (.video("id-1"), "q=1"))
+        // A string made from bytes, as the decoder makes the target.
+        let bridged = String(decoding: Array("/s/code1?download=1".utf8), as: UTF8.self)
+        #expect(EdgeRequest.parse(uri: bridged) == (.share("code1"), "download=1"))
+    }
+
     @Test func queryValues() {
         #expect(EdgeRequest.queryValue("a=1&token=abc.def&b", "token") == "abc.def")
         #expect(EdgeRequest.queryValue("a=1&b", "b") == "")
