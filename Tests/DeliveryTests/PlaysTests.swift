@@ -39,6 +39,20 @@ import UsherCrypto
         #expect(try await fixture.plays.stats(requestID: "p-2", from: today, to: today).totalPlays == 1)
     }
 
+    /// A batch's key is found from the id as it lies in a URL, and told apart by day and by id.
+    @Test func batchKeysMatchByIDAndDayWhateverStringHoldsTheID() {
+        let today = PlayDay(unixSeconds: Self.now)
+        let url = "/v/gen-1?token=x"
+        let fromURL = PlayBatch.Key(requestID: url.dropFirst(3).prefix(5), day: today)
+        let stored = PlayBatch.Key(requestID: String("gen-1")[...], day: today, hash: fromURL.hash)
+        var tallies: [PlayBatch.Key: Int] = [stored: 1]
+        #expect(fromURL == stored && tallies[fromURL] == 1)
+        #expect(fromURL != PlayBatch.Key(requestID: "gen-1", day: today.adding(1)))
+        #expect(fromURL != PlayBatch.Key(requestID: "gen-2", day: today))
+        tallies[PlayBatch.Key(requestID: "gen-1", day: today.adding(1))] = 2
+        #expect(tallies.count == 2 && tallies[PlayBatch.Key(requestID: "gen-1", day: today)] == 1)
+    }
+
     @Test func viewersOverARangeAreDistinctNotSummed() async throws {
         let fixture = DeliveryFixture()
         let today = PlayDay(unixSeconds: Self.now)

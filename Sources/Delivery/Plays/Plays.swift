@@ -108,12 +108,13 @@ public final class Plays: Service, Sendable {
                 key.hash(kind: UInt8(ascii: "a"), client ?? "", userAgent ?? "")
             }
         // One hash lookup for a generation-day already in the batch, its tally changed in place through its index.
-        if let index = batch.tallies.index(forKey: PlayBatch.Key(requestID: requestID, day: day)) {
+        let found = PlayBatch.Key(requestID: requestID, day: day)
+        if let index = batch.tallies.index(forKey: found) {
             Self.tally(&batch.tallies.values[index], viewer: viewer, shared: shareCode != nil)
         } else {
             var tally = PlayBatch.Tally()
             Self.tally(&tally, viewer: viewer, shared: shareCode != nil)
-            batch.tallies[PlayBatch.Key(requestID: String(requestID)[...], day: day)] = tally
+            batch.tallies[PlayBatch.Key(requestID: String(requestID)[...], day: day, hash: found.hash)] = tally
         }
         if configuration.logPlays {
             batch.logLines.append(Self.logLine(now: now, requestID: String(requestID), shareCode: shareCode, viewer: viewer))
