@@ -218,21 +218,27 @@ public final class EdgeService: EdgeResponder, Sendable {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
+    /// A token in the loop's cache is answered from it with one atomic read of the keys' generation; only a token
+    /// not seen yet takes the keys' lock and a signature check.
     private func verify(_ token: Substring, now: Int64, on loop: any EventLoop) -> ViewerGrant? {
-        let (verifier, generation) = keys.snapshot
-        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token
         guard let bound = tokenCaches[ObjectIdentifier(loop)] else {
-            return try? verifier.verify(String(token), now: now).get()
+            return try? keys.snapshot.verifier.verify(String(token), now: now).get()
         }
         let cache = bound.value
+        let generation = keys.generation
         if cache.generation != generation {
             cache.removeAll()
             cache.generation = generation
         }
-        if let grant = cache.grant(for: token, signature: signature, now: now) { return grant }
+        if let grant = cache.grant(for: token, signature: TokenCache.signature(of: token), now: now) { return grant }
+        let (verifier, verifiedGeneration) = keys.snapshot
         let copy = String(token)
         guard case .success(let grant) = verifier.verify(copy, now: now) else { return nil }
-        cache.store(grant, token: copy, validUntil: grant.expiresAt + verifier.leeway, now: now)
+        // Keys swapped since the generation was read: the grant is right (made with the new keys) but is not kept
+        // under the old generation; the next request sees the new one and starts the cache afresh.
+        if verifiedGeneration == generation {
+            cache.store(grant, token: copy, validUntil: grant.expiresAt + verifier.leeway, now: now)
+        }
         return grant
     }
 

@@ -29,10 +29,33 @@ final class TokenCache {
         init(signature: Substring) {
             var bytes: (UInt64, UInt64) = (0, 0)
             withUnsafeMutableBytes(of: &bytes) { key in
-                for (index, byte) in signature.utf8.prefix(16).enumerated() { key[index] = byte }
+                let copied: Void? = signature.utf8.withContiguousStorageIfAvailable { source in
+                    key.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(source).prefix(16)))
+                }
+                if copied == nil {
+                    for (index, byte) in signature.utf8.prefix(16).enumerated() { key[index] = byte }
+                }
             }
             (high, low) = bytes
         }
+    }
+
+    /// The part of a token after its last `.` (the whole token if it has none), found on its contiguous bytes: the
+    /// generic backward walk of `lastIndex(of:)` over a 220-byte token showed in the profile of every `/v`.
+    static func signature(of token: Substring) -> Substring {
+        let utf8 = token.utf8
+        let dot = utf8.withContiguousStorageIfAvailable { bytes -> Int? in
+            var index = bytes.count
+            while index > 0 {
+                index -= 1
+                if bytes[index] == UInt8(ascii: ".") { return index }
+            }
+            return nil
+        }
+        guard let dot else {
+            return utf8.lastIndex(of: UInt8(ascii: ".")).map { token[utf8.index(after: $0)...] } ?? token
+        }
+        return dot.map { token[utf8.index(utf8.startIndex, offsetBy: $0 + 1)...] } ?? token
     }
 
     private final class Entry {
@@ -84,8 +107,7 @@ final class TokenCache {
 
     /// `token` is the request's copy of the verified token.
     func store(_ grant: ViewerGrant, token: String, validUntil: Int64, now: Int64) {
-        let signature = token.utf8.lastIndex(of: UInt8(ascii: ".")).map { token[token.utf8.index(after: $0)...] } ?? token[...]
-        let key = Key(signature: signature)
+        let key = Key(signature: Self.signature(of: token[...]))
         if entries.count >= capacity && entries[key] == nil {
             if now >= nextSweep {
                 nextSweep = now + 10

@@ -6,6 +6,9 @@ public import ViewerAuth
 /// `generation` changes with every swap, so per-loop token caches drop grants made under old keys.
 public final class ViewerKeys: Sendable {
     private let current: Mutex<(verifier: ViewerTokenVerifier, generation: Int)>
+    /// `current`'s generation, readable without the lock: a token found in a loop's cache needs only this, and the
+    /// lock (shared by every loop) and the verifier's copy were paid on every `/v` before.
+    private let published = Atomic<Int>(0)
 
     public init(_ verifier: ViewerTokenVerifier) {
         current = Mutex((verifier, 0))
@@ -13,7 +16,13 @@ public final class ViewerKeys: Sendable {
 
     public var snapshot: (verifier: ViewerTokenVerifier, generation: Int) { current.withLock { $0 } }
 
+    /// The generation of the keys in use; it is published after the keys, so a cache that sees it see the keys too.
+    public var generation: Int { published.load(ordering: .acquiring) }
+
     public func replace(with verifier: ViewerTokenVerifier) {
-        current.withLock { $0 = (verifier, $0.generation + 1) }
+        current.withLock {
+            $0 = (verifier, $0.generation + 1)
+            published.store($0.generation, ordering: .releasing)
+        }
     }
 }
