@@ -190,8 +190,8 @@ public final class EdgeService: EdgeResponder, Sendable {
     }
 
     /// The answer to a `/v` whose token checks passed, counted as a play when it is a 302 and `play` is set
-    /// (CONTRACT § Plays: HEAD, errors and preflights are not). Decided and counted in one step, so a lookup that
-    /// waits for Redis costs one future, not one more for the counting.
+    /// (CONTRACT § Plays: HEAD, errors and preflights are not). Decided and counted in one step, inside the lookup's
+    /// own callback, so a lookup that waits for Redis costs the edge one future: the answer's.
     private func deliver(
         _ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, play: Play?, on loop: any EventLoop
     ) -> Answer {
@@ -200,12 +200,13 @@ public final class EdgeService: EdgeResponder, Sendable {
             recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
             return .now(reply)
         }
-        return .later(
-            lookup.resolve(String(id), on: loop).map { outcome in
-                let reply = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
-                self.recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
-                return reply
-            })
+        let promise = loop.makePromise(of: EdgeReply.self)
+        lookup.resolve(String(id), on: loop) { outcome in
+            let reply = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+            self.recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
+            promise.succeed(reply)
+        }
+        return .later(promise.futureResult)
     }
 
     static func tooManyRequests(_ retryAfter: Int) -> EdgeReply {
