@@ -10,10 +10,19 @@ public struct RedisCache: KeyValueCache {
     /// An error reply (a node loading, a refused command) fails the future: the services then ask the durable
     /// store rather than take the reply for "absent".
     public func get(_ key: [UInt8], on loop: (any EventLoop)?) -> EventLoopFuture<[UInt8]?> {
-        client.send(.get(key), on: loop).flatMapThrowing { reply in
-            if case .bulk(let value) = try reply.orThrow() { return value }
-            return nil
+        client.send(.get(key), on: loop).flatMapThrowing(Self.value)
+    }
+
+    public func get(_ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) {
+        client.send(.get(key), on: loop).whenComplete { reply in
+            completion(reply.flatMap { reply in Result { try Self.value(reply) } })
         }
+    }
+
+    /// A `GET`'s value: nil for a missing key, an error for an error reply.
+    private static func value(_ reply: RESPValue) throws -> [UInt8]? {
+        if case .bulk(let value) = try reply.orThrow() { return value }
+        return nil
     }
 
     public func set(_ key: [UInt8], _ value: [UInt8], expireSeconds: Int, onlyIfAbsent: Bool, on loop: (any EventLoop)?) -> EventLoopFuture<Void> {

@@ -56,4 +56,38 @@ struct RedisClientTests {
         await client.shutdown()
         try await server.stop()
     }
+
+    /// The edge's read by callback answers as the future does: a value, nil for a missing key, and a failure for an
+    /// error reply (never "absent").
+    @Test func aCacheReadByCallbackAnswersAsTheFutureDoes() async throws {
+        let server = try await TestServer.start()
+        let client = RedisClient(
+            configuration: try RedisConfiguration(url: LocalStack.singleRedisURL), group: server.services.group, logger: .init(label: "read"))
+        let cache = RedisCache(client: client)
+        let loop = server.services.group.next()
+        let prefix = "usher:test:callback:\(UUID().uuidString)"
+        let value = Array("\(prefix):value".utf8)
+        let list = Array("\(prefix):list".utf8)
+        try await cache.set(value, Array("v1".utf8), expireSeconds: 60, onlyIfAbsent: false, on: loop).get()
+        _ = try await client.send(.other([Array("RPUSH".utf8), list, Array("x".utf8)], routedBy: list), on: loop).get()
+
+        func read(_ key: [UInt8]) async -> Result<[UInt8]?, any Error> {
+            await withCheckedContinuation { continuation in
+                cache.get(key, on: loop) { result in
+                    #expect(loop.inEventLoop)
+                    continuation.resume(returning: result)
+                }
+            }
+        }
+        #expect(try await read(value).get() == Array("v1".utf8))
+        #expect(try await cache.get(value, on: loop).get() == Array("v1".utf8))
+        #expect(try await read(Array("\(prefix):missing".utf8)).get() == nil)
+        // WRONGTYPE: an error reply fails both ways.
+        await #expect(throws: RedisError.self) { try await read(list).get() }
+        await #expect(throws: RedisError.self) { try await cache.get(list, on: loop).get() }
+
+        _ = try await client.send(.other([Array("DEL".utf8), value, list], routedBy: nil), on: loop).get()
+        await client.shutdown()
+        try await server.stop()
+    }
 }

@@ -78,7 +78,7 @@ public final class GenerationLookup: Sendable {
     /// is `.unavailable`). The edge decides its answer inside `completion`, so a `/v` that waits for Redis makes one
     /// future fewer than it would by mapping the future above.
     public func resolve(_ id: String, on loop: any EventLoop, completion: @escaping @Sendable (LookupOutcome) -> Void) {
-        cache.get(DeliveryRecord.cacheKey(id), on: loop).whenComplete { result in
+        cache.get(DeliveryRecord.cacheKey(id), on: loop) { result in
             guard case .success(let value) = result else {
                 self.metrics.redisError()
                 self.readThrough(id, on: loop, fillRedis: false).whenSuccess(completion)

@@ -11,6 +11,11 @@ public protocol KeyValueCache: Sendable {
     /// The value under `key`, or nil when there is none.
     func get(_ key: [UInt8], on loop: (any EventLoop)?) -> EventLoopFuture<[UInt8]?>
 
+    /// The same read, its result passed to `completion` where the future above would complete: for the edge's read
+    /// per request, where a future of its own costs an allocation and a callback more (the default implementation
+    /// waits for that future).
+    func get(_ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void)
+
     /// Stores `value` for `expireSeconds`; with `onlyIfAbsent`, only when the key holds nothing (a read-through
     /// fill never overwrites a writer's newer value).
     func set(_ key: [UInt8], _ value: [UInt8], expireSeconds: Int, onlyIfAbsent: Bool, on loop: (any EventLoop)?) -> EventLoopFuture<Void>
@@ -22,6 +27,10 @@ public protocol KeyValueCache: Sendable {
 }
 
 extension KeyValueCache {
+    public func get(_ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) {
+        get(key, on: loop).whenComplete(completion)
+    }
+
     func get(_ key: [UInt8]) async throws -> [UInt8]? {
         try await get(key, on: nil).get()
     }
