@@ -201,7 +201,7 @@ public final class EdgeService: EdgeResponder, Sendable {
             return .now(reply)
         }
         let promise = loop.makePromise(of: EdgeReply.self)
-        lookup.resolve(String(id), on: loop) { outcome in
+        lookup.resolve(id, on: loop) { outcome in
             let reply = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
             self.recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
             promise.succeed(reply)

@@ -5,7 +5,7 @@
 extension DeliveryRecord {
 
     /// One allocation: it is made for every read that misses the in-process cache.
-    static func cacheKey(_ id: String) -> [UInt8] {
+    static func cacheKey(_ id: some StringProtocol) -> [UInt8] {
         let prefix: StaticString = "usher:gen:"
         var key: [UInt8] = []
         key.reserveCapacity(prefix.utf8CodeUnitCount + id.utf8.count)

@@ -70,18 +70,19 @@ public final class GenerationLookup: Sendable {
     /// `flatMap`, `makeSucceededFuture` and `flatMapError` cost three more futures and two closures each time.
     public func resolve(_ id: String, on loop: any EventLoop) -> EventLoopFuture<LookupOutcome> {
         let promise = loop.makePromise(of: LookupOutcome.self)
-        resolve(id, on: loop) { promise.succeed($0) }
+        resolve(id[...], on: loop) { promise.succeed($0) }
         return promise.futureResult
     }
 
     /// The same chain, calling `completion` on `loop` with the outcome (it never fails: a store that cannot answer
     /// is `.unavailable`). The edge decides its answer inside `completion`, so a `/v` that waits for Redis makes one
-    /// future fewer than it would by mapping the future above.
-    public func resolve(_ id: String, on loop: any EventLoop, completion: @escaping @Sendable (LookupOutcome) -> Void) {
+    /// future fewer than it would by mapping the future above. `id` may be the slice of a request's URL: it is copied
+    /// only where it is kept (the in-process cache, a read from Postgres).
+    public func resolve(_ id: Substring, on loop: any EventLoop, completion: @escaping @Sendable (LookupOutcome) -> Void) {
         cache.get(DeliveryRecord.cacheKey(id), on: loop) { result in
             guard case .success(let value) = result else {
                 self.metrics.redisError()
-                self.readThrough(id, on: loop, fillRedis: false).whenSuccess(completion)
+                self.readThrough(String(id), on: loop, fillRedis: false).whenSuccess(completion)
                 return
             }
             // An entry that does not decode (another version's encoding) is a miss: Postgres answers.
@@ -90,7 +91,7 @@ public final class GenerationLookup: Sendable {
             }
             guard let cached else {
                 self.metrics.redis(hit: false)
-                self.readThrough(id, on: loop, fillRedis: true).whenSuccess(completion)
+                self.readThrough(String(id), on: loop, fillRedis: true).whenSuccess(completion)
                 return
             }
             self.metrics.redis(hit: true)
@@ -119,9 +120,9 @@ public final class GenerationLookup: Sendable {
         }
     }
 
-    private func remember(_ outcome: LookupOutcome, _ id: String, on loop: any EventLoop) -> LookupOutcome {
+    private func remember(_ outcome: LookupOutcome, _ id: some StringProtocol, on loop: any EventLoop) -> LookupOutcome {
         if localEnabled, let cache = caches[ObjectIdentifier(loop)]?.value {
-            cache.set(id, outcome, expires: .now() + TimeAmount(configuration.localTTL))
+            cache.set(String(id), outcome, expires: .now() + TimeAmount(configuration.localTTL))
         }
         return outcome
     }
