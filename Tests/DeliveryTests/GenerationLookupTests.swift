@@ -1,6 +1,7 @@
 import Delivery
 import DeliveryTesting
 import NIOCore
+import NIOPosix
 import Testing
 
 /// The read path's layers over the in-memory stores: what each layer answers, fills and forgets.
@@ -96,4 +97,61 @@ import Testing
         }
         #expect(fresh.status == .completed && fresh.objectKey == "videos/gen-5.mp4")
     }
+
+    /// The edge's form of the lookup (a callback, no future of its own) answers on the caller's loop, even from a cache
+    /// that answers on another thread, and always answers: a store that is down is `.unavailable`.
+    @Test func theCallbackLookupAnswersOnTheCallersLoopWhateverTheCacheDoes() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let elsewhere = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = GenerationLookup.Configuration()
+        configuration.localTTL = .zero
+        let fixture = DeliveryFixture(lookup: configuration, group: group)
+        try await fixture.registerCompleted("gen-1")
+        let lookup = GenerationLookup(
+            configuration: configuration, cache: ElsewhereCache(fixture.cache, answeringOn: elsewhere.next()), store: fixture.store, group: group)
+        let loop = group.next()
+
+        func resolve(_ id: String) async -> (LookupOutcome, onLoop: Bool) {
+            await withCheckedContinuation { continuation in
+                lookup.resolve(id[...], on: loop) { outcome in continuation.resume(returning: (outcome, loop.inEventLoop)) }
+            }
+        }
+        let hit = await resolve("gen-1")
+        #expect(hit.onLoop)
+        guard case .found(let record) = hit.0 else {
+            Issue.record("not found: \(hit.0)")
+            return
+        }
+        #expect(record.objectKey == "videos/gen-1.mp4")
+        // A miss goes to the store; with the store down the answer is `.unavailable`, never none.
+        fixture.store.isAvailable = false
+        let down = await resolve("gen-2")
+        #expect(down.onLoop && down.0 == .unavailable)
+        fixture.store.isAvailable = true
+        let absent = await resolve("gen-3")
+        #expect(absent.onLoop && absent.0 == .absent)
+        try await group.shutdownGracefully()
+        try await elsewhere.shutdownGracefully()
+    }
+}
+
+/// A shared cache whose reads complete on a loop of its own, as a client of another event-loop group would.
+private struct ElsewhereCache: KeyValueCache {
+    let base: InMemoryCache
+    let loop: any EventLoop
+
+    init(_ base: InMemoryCache, answeringOn loop: any EventLoop) {
+        self.base = base
+        self.loop = loop
+    }
+
+    func get(_ key: [UInt8], on _: (any EventLoop)?) -> EventLoopFuture<[UInt8]?> { base.get(key, on: loop) }
+
+    func set(_ key: [UInt8], _ value: [UInt8], expireSeconds: Int, onlyIfAbsent: Bool, on _: (any EventLoop)?) -> EventLoopFuture<Void> {
+        base.set(key, value, expireSeconds: expireSeconds, onlyIfAbsent: onlyIfAbsent, on: loop)
+    }
+
+    func delete(_ key: [UInt8], on _: (any EventLoop)?) -> EventLoopFuture<Void> { base.delete(key, on: loop) }
+
+    func increment(_ key: [UInt8], on _: (any EventLoop)?) -> EventLoopFuture<Void> { base.increment(key, on: loop) }
 }

@@ -80,23 +80,42 @@ public final class GenerationLookup: Sendable {
     /// only where it is kept (the in-process cache, a read from Postgres).
     public func resolve(_ id: Substring, on loop: any EventLoop, completion: @escaping @Sendable (LookupOutcome) -> Void) {
         cache.get(DeliveryRecord.cacheKey(id), on: loop) { result in
-            guard case .success(let value) = result else {
-                self.metrics.redisError()
-                self.readThrough(String(id), on: loop, fillRedis: false).whenSuccess(completion)
+            // A cache that answers on another thread (not one of this group's loops) is brought back to `loop`.
+            guard loop.inEventLoop else {
+                loop.execute { self.completeLookup(id, result, on: loop, completion: completion) }
                 return
             }
-            // An entry that does not decode (another version's encoding) is a miss: Postgres answers.
-            let cached: LookupOutcome? = value.flatMap { value in
-                value == CacheMarker.absent ? .absent : DeliveryRecord(cacheValue: value).map { .found($0) }
-            }
-            guard let cached else {
-                self.metrics.redis(hit: false)
-                self.readThrough(String(id), on: loop, fillRedis: true).whenSuccess(completion)
-                return
-            }
-            self.metrics.redis(hit: true)
-            completion(self.remember(cached, id, on: loop))
+            self.completeLookup(id, result, on: loop, completion: completion)
         }
+    }
+
+    private func completeLookup(
+        _ id: Substring, _ result: Result<[UInt8]?, any Error>, on loop: any EventLoop, completion: @escaping @Sendable (LookupOutcome) -> Void
+    ) {
+        guard case .success(let value) = result else {
+            metrics.redisError()
+            readThrough(String(id), on: loop, fillRedis: false, then: completion)
+            return
+        }
+        // An entry that does not decode (another version's encoding) is a miss: Postgres answers.
+        let cached: LookupOutcome? = value.flatMap { value in
+            value == CacheMarker.absent ? .absent : DeliveryRecord(cacheValue: value).map { .found($0) }
+        }
+        guard let cached else {
+            metrics.redis(hit: false)
+            readThrough(String(id), on: loop, fillRedis: true, then: completion)
+            return
+        }
+        metrics.redis(hit: true)
+        completion(remember(cached, id, on: loop))
+    }
+
+    /// The read-through's outcome to `completion`, and `.unavailable` should it ever fail: the caller's promise (the
+    /// edge's answer) must not be left open.
+    private func readThrough(
+        _ id: String, on loop: any EventLoop, fillRedis: Bool, then completion: @escaping @Sendable (LookupOutcome) -> Void
+    ) {
+        readThrough(id, on: loop, fillRedis: fillRedis).whenComplete { completion((try? $0.get()) ?? .unavailable) }
     }
 
     /// Never fails: a Postgres error is `.unavailable`.
