@@ -16,7 +16,8 @@ public final class ViewerKeys: Sendable {
 
     public var snapshot: (verifier: ViewerTokenVerifier, generation: Int) { current.withLock { $0 } }
 
-    /// The generation of the keys in use; it is published after the keys, so a cache that sees it see the keys too.
+    /// The generation of the keys in use. It is published after the keys: a loop that reads it will find those keys
+    /// (or newer) in `snapshot`.
     public var generation: Int { published.load(ordering: .acquiring) }
 
     public func replace(with verifier: ViewerTokenVerifier) {
