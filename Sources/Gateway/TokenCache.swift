@@ -44,16 +44,9 @@ final class TokenCache {
     /// generic backward walk of `lastIndex(of:)` over a 220-byte token showed in the profile of every `/v`.
     static func signature(of token: Substring) -> Substring {
         let utf8 = token.utf8
-        let dot = utf8.withContiguousStorageIfAvailable { bytes -> Int? in
-            var index = bytes.count
-            while index > 0 {
-                index -= 1
-                if bytes[index] == UInt8(ascii: ".") { return index }
-            }
-            return nil
-        }
-        guard let dot else {
-            return utf8.lastIndex(of: UInt8(ascii: ".")).map { token[utf8.index(after: $0)...] } ?? token
+        guard let dot = utf8.withContiguousStorageIfAvailable({ $0.lastIndex(of: UInt8(ascii: ".")) }) else {
+            // Not contiguous (never a request's token): the same on a native copy.
+            return signature(of: Substring(String(token)))
         }
         return dot.map { token[utf8.index(utf8.startIndex, offsetBy: $0 + 1)...] } ?? token
     }

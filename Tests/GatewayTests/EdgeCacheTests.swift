@@ -10,8 +10,18 @@ import ViewerAuth
 @Suite struct EdgeCacheTests {
     private static let grant = ViewerGrant(subject: "viewer", tokenID: nil, videoIDs: ["vid-1"], owner: nil, expiresAt: 2_000)
 
-    private static func signature(of token: String) -> Substring {
-        token[token.index(after: token.lastIndex(of: ".")!)...]
+    private static func signature(of token: String) -> Substring { TokenCache.signature(of: token[...]) }
+
+    /// The key is made from what follows the token's last dot, wherever the token lies in a longer string.
+    @Test func theSignatureIsWhatFollowsTheLastDot() {
+        #expect(TokenCache.signature(of: "a.b.sig") == "sig")
+        #expect(TokenCache.signature(of: "nodot") == "nodot")
+        #expect(TokenCache.signature(of: "a.b.") == "")
+        #expect(TokenCache.signature(of: ".") == "")
+        #expect(TokenCache.signature(of: "") == "")
+        let query = "token=h.p.s1g&x=y.z"
+        let token = query.dropFirst(6).prefix(7)
+        #expect(token == "h.p.s1g" && TokenCache.signature(of: token) == "s1g")
     }
 
     @Test func aCachedGrantIsReturnedOnlyForTheExactTokenVerified() {
