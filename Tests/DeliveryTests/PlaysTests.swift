@@ -2,6 +2,7 @@ import DeliveryTesting
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 import UsherCrypto
 
@@ -119,6 +120,74 @@ import UsherCrypto
         #expect(total == 2, "two generation-days were held, two dropped")
     }
 
+    static func plays(_ fixture: DeliveryFixture, ledger: any PlayLedger, sliceKeys: Int) -> Plays {
+        var configuration = Plays.Configuration()
+        configuration.writeSliceKeys = sliceKeys
+        return Plays(configuration: configuration, ledger: ledger, sketches: fixture.sketches, group: fixture.group, logger: .init(label: "slices"))
+    }
+
+    static func record(_ plays: Plays, _ fixture: DeliveryFixture, ids: [String], subjects: [String] = ["s"]) async throws {
+        let loop = fixture.group.next()
+        try await loop.submit {
+            for id in ids {
+                for subject in subjects {
+                    plays.record(requestID: id, shareCode: nil, subject: subject, client: nil, userAgent: nil, now: Self.now, on: loop)
+                }
+            }
+        }.get()
+    }
+
+    /// A flush writes in slices of `writeSliceKeys` generation-days, each counted once.
+    @Test func aFlushWritesInSlicesAndEveryPlayOnce() async throws {
+        let fixture = DeliveryFixture()
+        let ledger = SliceLedger()
+        let plays = Self.plays(fixture, ledger: ledger, sliceKeys: 3)
+        let ids = (0..<10).map { "slice-\($0)" }
+        try await Self.record(plays, fixture, ids: ids, subjects: ["ann", "bo"])
+        await plays.flush()
+        #expect(ledger.calls == [3, 3, 3, 1])
+        let today = PlayDay(unixSeconds: Self.now)
+        for id in ids {
+            let stats = try await plays.stats(requestID: id, from: today, to: today)
+            #expect(stats.totalPlays == 2 && stats.totalViewers == 2, "\(id): \(stats)")
+        }
+    }
+
+    /// The ledger fails on its second slice: it is not asked again in that flush, what it did not take is written by
+    /// the next one, nothing twice; the sketches, a store of their own, took every slice.
+    @Test func aStoreFailingMidFlushKeepsWhatItDidNotTake() async throws {
+        let fixture = DeliveryFixture()
+        let ledger = SliceLedger(failing: [2])
+        let plays = Self.plays(fixture, ledger: ledger, sliceKeys: 3)
+        let ids = (0..<10).map { "half-\($0)" }
+        try await Self.record(plays, fixture, ids: ids)
+        try await Self.record(plays, fixture, ids: ids)
+        await plays.flush()
+        #expect(ledger.calls == [3, 3])
+        let today = PlayDay(unixSeconds: Self.now)
+        var written = 0
+        for id in ids {
+            written += try await plays.stats(requestID: id, from: today, to: today).totalPlays
+            #expect(try await fixture.sketches.counts(requestID: id, days: [today]) == [today: 1], "\(id): its viewer was written")
+        }
+        #expect(written == 6, "the first slice's three generation-days, two plays each")
+        await plays.flush()
+        #expect(ledger.calls == [3, 3, 3, 3, 1])
+        for id in ids { #expect(try await plays.stats(requestID: id, from: today, to: today).totalPlays == 2, "\(id)") }
+    }
+
+    /// A timed flush sleeps between its slices: three slices over 300 ms take at least two pauses of 100 ms.
+    @Test func aTimedFlushSpreadsItsSlices() async throws {
+        let fixture = DeliveryFixture()
+        let ledger = SliceLedger()
+        let plays = Self.plays(fixture, ledger: ledger, sliceKeys: 2)
+        try await Self.record(plays, fixture, ids: (0..<6).map { "spread-\($0)" })
+        let started = ContinuousClock.now
+        await plays.flush(spreadOver: .milliseconds(300))
+        #expect(ContinuousClock.now - started >= .milliseconds(200))
+        #expect(ledger.calls == [2, 2, 2])
+    }
+
     @Test func daysAreReadAndWrittenAsTheCalendarSays() {
         #expect(PlayDay("2026-12-03")?.description == "2026-12-03")
         #expect(PlayDay(unixSeconds: 0).description == "1970-01-01")
@@ -146,4 +215,40 @@ import UsherCrypto
         let shared = Plays.logLine(now: 1_764_800_000, requestID: "gen-1", shareCode: "CODE", viewer: 1)
         #expect(shared.contains(#""share":"CODE""#))
     }
+}
+
+/// The in-memory ledger, with the size of each `add` kept and chosen calls (numbered from 1) failing.
+final class SliceLedger: PlayLedger {
+    private let inner = InMemoryPlayLedger()
+    private let sizes = Mutex<[Int]>([])
+    let failing: Set<Int>
+
+    struct Refused: Error {}
+
+    init(failing: Set<Int> = []) { self.failing = failing }
+
+    var calls: [Int] { sizes.withLock { $0 } }
+
+    func add(_ counts: [PlayKey: PlayCounts]) async throws {
+        let call = sizes.withLock { sizes in
+            sizes.append(counts.count)
+            return sizes.count
+        }
+        if failing.contains(call) { throw SliceLedger.Refused() }
+        try await inner.add(counts)
+    }
+
+    func rows(requestID: String, from: PlayDay, to: PlayDay) async throws -> [PlayRow] {
+        try await inner.rows(requestID: requestID, from: from, to: to)
+    }
+
+    func pendingRollUp(limit: Int) async throws -> [PendingRollUp] { try await inner.pendingRollUp(limit: limit) }
+
+    func rolledUp(_ pending: PendingRollUp, viewers: Int, sketch: [UInt8]?) async throws {
+        try await inner.rolledUp(pending, viewers: viewers, sketch: sketch)
+    }
+
+    func requeueMissed() async throws -> Int { try await inner.requeueMissed() }
+
+    func purge(olderThanDays days: Int) async throws -> Int { try await inner.purge(olderThanDays: days) }
 }

@@ -57,10 +57,11 @@ final class PlayBatch {
 
     func key(for day: PlayDay) -> SipHashKey { keys[day] ?? fallback }
 
-    /// The next batch starts with room for as many generation-days as this one held, so a steady load does not
-    /// grow (and rehash) the dictionary again every period.
-    func take() -> (tallies: [PlayKey: Tally], logLines: [String]) {
-        let taken = Dictionary(uniqueKeysWithValues: tallies.lazy.map { (PlayKey(requestID: String($0.key.requestID), day: $0.key.day), $0.value) })
+    /// Hands the batch over as it is (the flusher copies the ids and frees it, off the loop); the next batch starts
+    /// with room for as many generation-days as this one held, so a steady load does not grow (and rehash) the
+    /// dictionary again every period.
+    func take() -> (tallies: [Key: Tally], logLines: [String]) {
+        let taken = tallies
         let lines = logLines
         tallies = Dictionary(minimumCapacity: taken.count)
         logLines = []
