@@ -1,8 +1,8 @@
 -- wrk script: answers completed per millisecond, to see *when* a server stalls, which wrk's percentiles cannot say.
 --
---   WRK_PATHS=file TIMELINE=out.txt wrk -t1 -c64 -d8s -s Benchmarks/load/timeline.lua http://127.0.0.1:18180
+--   WRK_PATHS=file TIMELINE=out.txt [WRK_EXPECT=302] wrk -t1 -c64 -d8s -s Benchmarks/load/timeline.lua http://127.0.0.1:18180
 --
--- Requests round-robin over the paths of WRK_PATHS (one a line, as paths.lua). Each line of TIMELINE is
+-- Requests, as in paths.lua (loaded from beside this file), round-robin over the paths of WRK_PATHS. Each line of TIMELINE is
 -- `MILLISECOND COUNT` (CLOCK_MONOTONIC, the clock `perf sched timehist` prints, so a dip lines up with what ran on
 -- the cores then); a millisecond with no answer has no line. The last half-second may be missing (written in
 -- blocks). With c=64 a steady server completes about req/s ÷ 1000 each millisecond; a flush that stalls it shows as
@@ -23,25 +23,16 @@ local function millisecond()
   return tonumber(now.tv_sec) * 1000 + math.floor(tonumber(now.tv_nsec) / 1e6)
 end
 
-local requests, count, cursor = {}, 0, 0
+-- Requests, status checks and the summary are paths.lua's (WRK_PATHS, WRK_EXPECT); this adds the timeline.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "paths.lua")
+local paths_init, paths_response = init, response
+
 local out, current, answered, lines = nil, -1, 0, {}
 
 function init(args)
-  local paths = os.getenv("WRK_PATHS") or error("WRK_PATHS is not set")
-  for line in io.lines(paths) do
-    if #line > 0 then
-      count = count + 1
-      requests[count] = wrk.format("GET", line)
-    end
-  end
-  if count == 0 then error("no paths in " .. paths) end
+  paths_init(args)
   out = assert(io.open(os.getenv("TIMELINE") or error("TIMELINE is not set"), "w"))
-end
-
-function request()
-  cursor = cursor + 1
-  if cursor > count then cursor = 1 end
-  return requests[cursor]
 end
 
 function response(status, headers, body)
@@ -56,4 +47,5 @@ function response(status, headers, body)
     current, answered = t, 0
   end
   answered = answered + 1
+  paths_response(status, headers, body)
 end
