@@ -120,9 +120,10 @@ import UsherCrypto
         #expect(total == 2, "two generation-days were held, two dropped")
     }
 
-    static func plays(_ fixture: DeliveryFixture, ledger: any PlayLedger, sliceKeys: Int) -> Plays {
+    static func plays(_ fixture: DeliveryFixture, ledger: any PlayLedger, sliceKeys: Int, slices: Int = 100) -> Plays {
         var configuration = Plays.Configuration()
         configuration.writeSliceKeys = sliceKeys
+        configuration.maximumWriteSlices = slices
         return Plays(configuration: configuration, ledger: ledger, sketches: fixture.sketches, group: fixture.group, logger: .init(label: "slices"))
     }
 
@@ -151,6 +152,19 @@ import UsherCrypto
             let stats = try await plays.stats(requestID: id, from: today, to: today)
             #expect(stats.totalPlays == 2 && stats.totalViewers == 2, "\(id): \(stats)")
         }
+    }
+
+    /// Beyond `maximumWriteSlices` slices of `writeSliceKeys`, the slices grow instead of their number.
+    @Test func aBigFlushWritesBiggerSlicesNotMoreOfThem() async throws {
+        let fixture = DeliveryFixture()
+        let ledger = SliceLedger()
+        let plays = Self.plays(fixture, ledger: ledger, sliceKeys: 3, slices: 2)
+        let ids = (0..<10).map { "big-\($0)" }
+        try await Self.record(plays, fixture, ids: ids)
+        await plays.flush()
+        #expect(ledger.calls == [5, 5])
+        let today = PlayDay(unixSeconds: Self.now)
+        for id in ids { #expect(try await plays.stats(requestID: id, from: today, to: today).totalPlays == 1, "\(id)") }
     }
 
     /// The ledger fails on its second slice: it is not asked again in that flush, what it did not take is written by
