@@ -61,6 +61,11 @@ public final class PQClient: Sendable {
         try await withConnection { try $0.query(sql, parameters) }
     }
 
+    /// As `query`, the statement prepared once per connection (`PQConnection.query(prepared:_:_:)`).
+    public func query(prepared name: String, _ sql: String, _ parameters: [String?]) async throws -> PQRows {
+        try await withConnection { try $0.query(prepared: name, sql, parameters) }
+    }
+
     private func blockingWithConnection<T>(_ body: (PQConnection) throws -> T) throws -> T {
         let connection = try checkout()
         do {

