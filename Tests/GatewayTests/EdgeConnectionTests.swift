@@ -117,7 +117,18 @@ struct EdgeConnectionTests {
                 try connection.query("SELECT pg_sleep(1)")
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Sent once the lock is held: on the cluster pass (whose Redis the pause above does not reach) the lock alone
+        // keeps the answer waiting. A fixed 200 ms sleep here was a race: one CI run's cluster pass had the answer
+        // before the shutdown (not reproduced in 8 local runs).
+        let held = """
+            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE c.relname = 'generations' AND l.mode = 'AccessExclusiveLock' AND l.granted
+            """
+        let deadline = ContinuousClock.now + .seconds(3)
+        while try await postgres.query(held).rows.first?.first != "1", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await postgres.query(held).rows.first?.first == "1", "the generations table is locked")
         let midRequest = try RawConnection(port: port)
         midRequest.send("GET /v/\(uniqueID()) HTTP/1.1\r\nHost: x\r\n\r\n")
         let midHead = try RawConnection(port: port)
