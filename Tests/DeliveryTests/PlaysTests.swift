@@ -190,6 +190,29 @@ import UsherCrypto
         for id in ids { #expect(try await plays.stats(requestID: id, from: today, to: today).totalPlays == 2, "\(id)") }
     }
 
+    /// The service writes on its cadence, and a cancelled run writes what is left before it ends.
+    @Test func theServiceFlushesOnItsCadenceAndOnceMoreWhenStopped() async throws {
+        let fixture = DeliveryFixture()
+        var configuration = Plays.Configuration()
+        configuration.flushInterval = .milliseconds(100)
+        configuration.writeSpread = .milliseconds(20)
+        let plays = Plays(
+            configuration: configuration, ledger: fixture.playLedger, sketches: fixture.sketches, group: fixture.group,
+            logger: .init(label: "cadence"))
+        let today = PlayDay(unixSeconds: Self.now)
+        try await Self.record(plays, fixture, ids: ["cadence"])
+        let service = Task { try await plays.run() }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while try await plays.stats(requestID: "cadence", from: today, to: today).totalPlays == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await plays.stats(requestID: "cadence", from: today, to: today).totalPlays == 1, "a timed flush wrote the play")
+        try await Self.record(plays, fixture, ids: ["cadence"])
+        service.cancel()
+        try await service.value
+        #expect(try await plays.stats(requestID: "cadence", from: today, to: today).totalPlays == 2, "the last flush on the way out")
+    }
+
     /// A timed flush sleeps between its slices: three slices over 300 ms take at least two pauses of 100 ms.
     @Test func aTimedFlushSpreadsItsSlices() async throws {
         let fixture = DeliveryFixture()

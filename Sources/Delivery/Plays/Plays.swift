@@ -279,31 +279,33 @@ public final class Plays: Service, Sendable {
                 entries[index] = (Self.written, PlayBatch.Tally())
             }
             if !viewers.isEmpty {
-                if sketchesDown {
+                await attempt(unlessDown: &sketchesDown, "cannot write viewer sketches yet; kept for the next flush") {
+                    try await sketches.add(viewers, keepDays: configuration.sketchDays)
+                } orKeep: {
                     keep(viewers: viewers)
-                } else {
-                    do {
-                        try await sketches.add(viewers, keepDays: configuration.sketchDays)
-                    } catch {
-                        sketchesDown = true
-                        keep(viewers: viewers)
-                        logger.warning("cannot write viewer sketches yet; kept for the next flush", metadata: ["error": "\(error)"])
-                    }
                 }
             }
             if !counts.isEmpty {
-                if ledgerDown {
+                await attempt(unlessDown: &ledgerDown, "cannot write play counts yet; kept for the next flush") {
+                    try await ledger.add(counts)
+                } orKeep: {
                     keep(counts: counts)
-                } else {
-                    do {
-                        try await ledger.add(counts)
-                    } catch {
-                        ledgerDown = true
-                        keep(counts: counts)
-                        logger.warning("cannot write play counts yet; kept for the next flush", metadata: ["error": "\(error)"])
-                    }
                 }
             }
+        }
+    }
+
+    /// One slice's write to one store: skipped (and kept) once the store failed in this flush, kept if it fails now.
+    private func attempt(
+        unlessDown down: inout Bool, _ warning: Logger.Message, _ write: () async throws -> Void, orKeep keep: () -> Void
+    ) async {
+        guard !down else { return keep() }
+        do {
+            try await write()
+        } catch {
+            down = true
+            keep()
+            logger.warning(warning, metadata: ["error": "\(error)"])
         }
     }
 
@@ -313,11 +315,8 @@ public final class Plays: Service, Sendable {
     /// Puts back what a store could not take; it was counted in `pending` before, so the bound does not apply.
     private func keep(counts: [PlayKey: PlayCounts] = [:], viewers: [PlayKey: Set<UInt64>] = [:]) {
         pending.withLock { pending in
-            for (key, value) in counts {
-                pending[key, default: PlayBatch.Tally()].counts.plays += value.plays
-                pending[key, default: PlayBatch.Tally()].counts.sharePlays += value.sharePlays
-            }
-            for (key, value) in viewers { pending[key, default: PlayBatch.Tally()].viewers.formUnion(value) }
+            for (key, value) in counts { Self.add(PlayBatch.Tally(counts: value), to: &pending[key, default: PlayBatch.Tally()]) }
+            for (key, value) in viewers { Self.add(PlayBatch.Tally(viewers: value), to: &pending[key, default: PlayBatch.Tally()]) }
         }
     }
 
