@@ -38,6 +38,8 @@
 #     made it) and for GET /v1/generations/{id}/stats (`from` and `to` must together make ≤ 400 days);
 #   - use_after_free ignores a GET of a generation or its stats after its DELETE when the answer shows the row
 #     DELETED: deletion is soft for 30 days (CONTRACT § Deletion), not a use after free;
+#   - negative_data_rejection also counts 413, 414 and 431 as rejections (a body, URL or head over its documented
+#     limit: a drawn array for a scalar query parameter can make a URL over 8 KiB);
 #   - negative_data_rejection ignores GET /demo/{id} answering 200 to a malformed `token` beside a valid `share`
 #     (the page plays the share and never reads the token, as documented).
 set -euo pipefail
