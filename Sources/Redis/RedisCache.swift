@@ -14,9 +14,7 @@ public struct RedisCache: KeyValueCache {
     }
 
     public func get(_ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) {
-        client.send(.get(key), on: loop).whenComplete { reply in
-            completion(reply.flatMap { reply in Result { try Self.value(reply) } })
-        }
+        client.get(key, on: loop, completion: completion)
     }
 
     /// A `GET`'s value: nil for a missing key, an error for an error reply.

@@ -78,6 +78,20 @@ public final class RedisClient: Sendable {
         return node(for: command).send(command.arguments, on: loop)
     }
 
+    /// `GET key`, its value (nil when absent; an error reply fails it) passed to `completion` instead of a future:
+    /// on one node (or client-side shards), a caller on one of the group's loops gets it from its loop's
+    /// connection with no future made. A cluster's redirects are followed through futures as with `send(_:on:)`.
+    public func get(
+        _ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void
+    ) {
+        let command = RedisCommand.get(key)
+        guard let cluster else {
+            node(for: command).send(command.arguments, on: loop, to: .value(completion))
+            return
+        }
+        cluster.send(command, on: loop).whenComplete { RedisReplyTarget.value(completion).complete($0) }
+    }
+
     public func send(_ command: RedisCommand) async throws -> RESPValue {
         try await send(command, on: nil).get()
     }

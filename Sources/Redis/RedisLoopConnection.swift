@@ -11,7 +11,8 @@ final class RedisLoopConnection: @unchecked Sendable {
     private enum State {
         case idle
         case connecting(EventLoopFuture<any Channel>)
-        case connected(any Channel)
+        /// The channel and its handler, which takes commands directly (see `RedisChannelHandler.enqueue`).
+        case connected(any Channel, RedisChannelHandler)
         case backingOff
         case shutDown
     }
@@ -39,12 +40,14 @@ final class RedisLoopConnection: @unchecked Sendable {
             return eventLoop.flatSubmit { self.send(arguments) }
         }
         switch state {
-        case .connected(let channel):
-            return write(arguments, to: channel)
+        case .connected(let channel, let handler):
+            let promise = eventLoop.makePromise(of: RESPValue.self)
+            write(arguments, reply: .promise(promise), channel: channel, handler: handler)
+            return promise.futureResult
         case .connecting(let future):
-            return future.flatMap { self.write(arguments, to: $0) }
+            return future.flatMap { _ in self.send(arguments) }
         case .idle:
-            return connect().flatMap { self.write(arguments, to: $0) }
+            return connect().flatMap { _ in self.send(arguments) }
         case .backingOff:
             return eventLoop.makeFailedFuture(RedisError(.unavailable, "reconnecting to \(configuration)"))
         case .shutDown:
@@ -52,10 +55,19 @@ final class RedisLoopConnection: @unchecked Sendable {
         }
     }
 
-    private func write(_ arguments: [[UInt8]], to channel: any Channel) -> EventLoopFuture<RESPValue> {
-        // The channel's handler fails the command (and recycles the connection) if no reply comes in time.
-        let promise = eventLoop.makePromise(of: RESPValue.self)
-        channel.write(PendingCommand(arguments: arguments, promise: promise), promise: nil)
+    /// Sends one command, its reply to `target` on `eventLoop`. Called on `eventLoop` with the connection up (the
+    /// edge's steady state), it makes no future: the reply goes straight to the target.
+    func send(_ arguments: [[UInt8]], to target: RedisReplyTarget) {
+        if eventLoop.inEventLoop, case .connected(let channel, let handler) = state {
+            write(arguments, reply: target, channel: channel, handler: handler)
+            return
+        }
+        send(arguments).whenComplete { target.complete($0) }
+    }
+
+    private func write(_ arguments: [[UInt8]], reply: RedisReplyTarget, channel: any Channel, handler: RedisChannelHandler) {
+        // The handler fails the command (and recycles the connection) if no reply comes in time.
+        handler.enqueue(arguments, reply: reply)
         if !flushScheduled {
             flushScheduled = true
             eventLoop.execute {
@@ -63,7 +75,6 @@ final class RedisLoopConnection: @unchecked Sendable {
                 channel.flush()
             }
         }
-        return promise.futureResult
     }
 
     /// Opens the connection (idempotent while connecting or connected).
@@ -71,7 +82,7 @@ final class RedisLoopConnection: @unchecked Sendable {
     func connect() -> EventLoopFuture<any Channel> {
         eventLoop.preconditionInEventLoop()
         switch state {
-        case .connected(let channel): return eventLoop.makeSucceededFuture(channel)
+        case .connected(let channel, _): return eventLoop.makeSucceededFuture(channel)
         case .connecting(let future): return future
         case .shutDown: return eventLoop.makeFailedFuture(RedisError(.unavailable, "client shut down"))
         case .idle, .backingOff: break
@@ -95,10 +106,15 @@ final class RedisLoopConnection: @unchecked Sendable {
                     channel.close(promise: nil)
                     return
                 }
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: RedisChannelHandler.self) else {
+                    channel.close(promise: nil)
+                    self.connectionFailed(RedisError(.connectionClosed, "the connection lost its handler"))
+                    return
+                }
                 if self.consecutiveFailures > 0 {
                     self.logger.info("redis reconnected", metadata: ["redis": "\(self.configuration)"])
                 }
-                self.state = .connected(channel)
+                self.state = .connected(channel, handler)
                 self.consecutiveFailures = 0
                 self.backoff = self.configuration.initialBackoff
                 channel.closeFuture.whenComplete { _ in self.connectionLost() }
@@ -169,7 +185,7 @@ final class RedisLoopConnection: @unchecked Sendable {
             let previous = self.state
             self.state = .shutDown
             switch previous {
-            case .connected(let channel): return channel.close().recover { _ in }
+            case .connected(let channel, _): return channel.close().recover { _ in }
             case .connecting(let future): return future.flatMap { $0.close() }.recover { _ in }
             default: return self.eventLoop.makeSucceededVoidFuture()
             }

@@ -40,6 +40,11 @@ final class RedisNode: Sendable {
         connection(for: loop).send(arguments)
     }
 
+    /// The same, with the reply going to `target` (on `loop` when it is one of the group's), without a future.
+    func send(_ arguments: [[UInt8]], on loop: (any EventLoop)?, to target: RedisReplyTarget) {
+        connection(for: loop).send(arguments, to: target)
+    }
+
     /// Closes every connection; later commands fail with `.unavailable`.
     func shutdown() async {
         for connection in ordered { try? await connection.shutdown().get() }

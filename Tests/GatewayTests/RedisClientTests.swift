@@ -86,8 +86,22 @@ struct RedisClientTests {
         await #expect(throws: RedisError.self) { try await read(list).get() }
         await #expect(throws: RedisError.self) { try await cache.get(list, on: loop).get() }
 
+        // A client's first read finds no connection yet: it waits for the connection, then answers the same way.
+        let fresh = RedisClient(
+            configuration: try RedisConfiguration(url: LocalStack.singleRedisURL), group: server.services.group, logger: .init(label: "fresh"))
+        let freshRead = await withCheckedContinuation { continuation in
+            RedisCache(client: fresh).get(value, on: loop) { result in
+                #expect(loop.inEventLoop)
+                continuation.resume(returning: result)
+            }
+        }
+        #expect(try freshRead.get() == Array("v1".utf8))
+        await fresh.shutdown()
+
         _ = try await client.send(.other([Array("DEL".utf8), value, list], routedBy: nil), on: loop).get()
         await client.shutdown()
+        // A shut-down client fails the read at once rather than leaving the callback unanswered.
+        await #expect(throws: RedisError.self) { try await read(value).get() }
         try await server.stop()
     }
 }
