@@ -50,8 +50,19 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
     private let metrics: EdgeMetrics
     private let date: HTTPDate
     private let connectionGuard: ConnectionGuard
-    /// An answer is waiting for a future; requests completed meanwhile wait in `queued`.
+    /// An answer is waiting (a future, or the responder's callback); requests completed meanwhile wait in `queued`.
     private var answering = false
+    /// The request whose answer the responder will pass to `finish` (an `EdgeAnswer.pending`), and when it began.
+    private var awaited: (head: EdgeRequestHead, started: NIODeadline)?
+    /// Inside the responder's `answer` call: a reply passed to the callback now (a store that failed at once) is
+    /// kept here and written when `answer` returns, not in the middle of it.
+    private var inAnswerCall = false
+    private var immediateReply: EdgeReply?
+    /// The context, for `finish` (kept from `handlerAdded`).
+    private var context: ChannelHandlerContext?
+    /// The callback every `answer` passes to the responder, made once per connection: a closure made per request
+    /// in this generic class would allocate its context every time, answered at once or not.
+    private var replyCallback: EdgeReplyCallback = { _ in }
     private var queued = CircularBuffer<EdgeRequestHead>(initialCapacity: 2)
     /// Set once the connection is to close: nothing read afterwards is answered.
     private var closing = false
@@ -88,6 +99,16 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         self.service = service
         self.metrics = metrics
         self.date = date
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let handler = LoopOwned(self)
+        replyCallback = { reply in handler.value?.finish(reply) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     /// Decodes every request the bytes complete, in order, and answers or queues each. A refused one
@@ -161,9 +182,19 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         let started = NIODeadline.now()
         // The address itself; it is written as text only where it is used.
         let peer = service.needsPeerAddress ? peerAddress(context: context) : nil
-        switch service.answer(head, peer: peer, on: context.eventLoop) {
+        inAnswerCall = true
+        let answer = service.answer(head, peer: peer, on: context.eventLoop, reply: replyCallback)
+        inAnswerCall = false
+        switch answer {
         case .now(let reply):
             write(reply, for: head, started: started, context: context)
+        case .pending:
+            if let reply = immediateReply.take() {
+                write(reply, for: head, started: started, context: context)
+            } else {
+                answering = true
+                awaited = (head, started)
+            }
         case .later(let future):
             answering = true
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -176,6 +207,20 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
                 handler.flushIfNeeded(context: context)
             }
         }
+    }
+
+    /// The reply to an `EdgeAnswer.pending`, from the responder on this connection's loop.
+    private func finish(_ reply: EdgeReply) {
+        if inAnswerCall {
+            immediateReply = reply
+            return
+        }
+        guard let context, let (head, started) = awaited.take() else { return }
+        assert(context.eventLoop.inEventLoop, "an edge answer completed off its connection's loop")
+        answering = false
+        write(reply, for: head, started: started, context: context)
+        drain(context: context)
+        flushIfNeeded(context: context)
     }
 
     /// The connection's remote address, asked of the channel once: `remoteAddress` takes the channel's address cache
@@ -293,6 +338,13 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         spare = nil
         context.fireChannelInactive()
     }
+}
+
+/// A handler held by its own reply callback: weakly (the handler keeps the callback), and touched only on the
+/// connection's loop, where the responder calls it (the loop it was asked on).
+private struct LoopOwned<Handler: AnyObject>: @unchecked Sendable {
+    weak var value: Handler?
+    init(_ value: Handler) { self.value = value }
 }
 
 extension EdgeRequestError {

@@ -1,17 +1,37 @@
 public import NIOCore
 import NIOHTTP1
 
-/// An edge answer: ready now (cached record, health, refusals), or after one future that completes on the
-/// connection's event loop (Redis, Postgres).
+/// Where a responder sends an answer it gives later (`EdgeAnswer.pending`): called once, on the connection's loop.
+typealias EdgeReplyCallback = @Sendable (EdgeReply) -> Void
+
+/// An edge answer: ready now (cached record, health, refusals), later through the callback the responder was given
+/// (a `/v` whose record comes from Redis or Postgres: no future is made for it), or after a future that completes
+/// on the connection's event loop (the rarer waits: `/s`, `/readyz`, a shared rate limit).
 enum EdgeAnswer {
     case now(EdgeReply)
+    /// The responder calls the `reply` callback it was given, exactly once, on the connection's loop.
+    case pending
     case later(EventLoopFuture<EdgeReply>)
 
+    /// A `.now` or `.later` answer as a future. A `.pending` one has none: its reply goes to the callback given with
+    /// the question (`future(on:_:)` makes the future for callers that want one).
     func future(on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
         switch self {
         case .now(let reply): loop.makeSucceededFuture(reply)
         case .later(let future): future
+        case .pending: preconditionFailure("a pending answer's reply goes to the callback it was asked with")
         }
+    }
+
+    /// The answer as a future, for the callers that chain one: `answer` is the call that takes `reply`.
+    static func future(on loop: any EventLoop, _ answer: (@escaping EdgeReplyCallback) -> EdgeAnswer) -> EventLoopFuture<EdgeReply> {
+        let promise = loop.makePromise(of: EdgeReply.self)
+        switch answer({ promise.succeed($0) }) {
+        case .now(let reply): promise.succeed(reply)
+        case .pending: break
+        case .later(let future): future.cascade(to: promise)
+        }
+        return promise.futureResult
     }
 }
 
@@ -22,7 +42,8 @@ protocol EdgeResponder: AnyObject, SendableMetatype {
     var needsPeerAddress: Bool { get }
     /// The answer when a waiting answer failed (a dependency did not answer in time).
     var dependencyDown: EdgeReply { get }
-    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer
+    /// `reply` is used only when the answer is `.pending`.
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop, reply: @escaping EdgeReplyCallback) -> EdgeAnswer
 }
 
 /// The edge connection's handlers, in one place: `EdgeServer` installs them on each accepted connection, and the
@@ -66,7 +87,7 @@ public final class EdgeStandIn: EdgeResponder {
 
     var dependencyDown: EdgeReply { .dependencyDown(retryAfter: GatewayConfiguration().retryAfterUnavailable) }
 
-    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> EdgeAnswer {
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop, reply: @escaping EdgeReplyCallback) -> EdgeAnswer {
         let uri = request.uri
         if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }
         if uri.hasPrefix("/later") {

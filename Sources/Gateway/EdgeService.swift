@@ -66,19 +66,22 @@ public final class EdgeService: EdgeResponder, Sendable {
     var needsPeerAddress: Bool { rateLimiter.isEnabled || plays != nil }
 
     /// `peer`: the connection's remote IP address, for rate limits (a trusted proxy header replaces it when configured).
-    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
+    /// `reply` takes the answer when it is `.pending` (see `EdgeAnswer`).
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop, reply: @escaping EdgeReplyCallback) -> Answer {
         let uri = request.uri
         guard uri.utf8.count <= EdgeRequest.maximumURILength else { return .now(.problem(.uriTooLong)) }
         let (route, query) = EdgeRequest.parse(uri: uri)
         guard let cors = configuration.cors, route.servesVideo else {
-            return limitedAnswer(route, request: request, query: query, peer: peer, on: loop)
+            return limitedAnswer(route, request: request, query: query, peer: peer, on: loop, reply: PendingReply(reply))
         }
         let grant = cors.grant(origin: request.value(.origin), credentialed: request.contains(.cookie))
         if request.isOPTIONS { return .now(cors.preflight(grant)) }
-        switch limitedAnswer(route, request: request, query: query, peer: peer, on: loop) {
+        switch limitedAnswer(route, request: request, query: query, peer: peer, on: loop, reply: PendingReply(reply, cors: grant)) {
         case .now(var reply):
             reply.cors = grant
             return .now(reply)
+        case .pending:
+            return .pending
         case .later(let future):
             // A failed lookup is answered 503 here rather than by the handler, so that it carries the grant too.
             return .later(
@@ -90,8 +93,14 @@ public final class EdgeService: EdgeResponder, Sendable {
         }
     }
 
+    /// The answer as a future, `.pending` included: for tests and for callers that chain one.
+    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
+        .later(Answer.future(on: loop) { answer(request, peer: peer, on: loop, reply: $0) })
+    }
+
     private func limitedAnswer(
-        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop
+        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop,
+        reply: PendingReply
     ) -> Answer {
         // The client's IP bucket comes before any token work, in every mode, so a flood of forged tokens costs
         // one bucket check each, not a signature check.
@@ -102,18 +111,21 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .later(
                     rateLimiter.take("ip:" + client, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.route(route, request: request, query: query, peer: peer, on: loop).future(on: loop)
+                        return Answer.future(on: loop) {
+                            self.route(route, request: request, query: query, peer: peer, on: loop, reply: PendingReply($0))
+                        }
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("ip:" + client, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return self.route(route, request: request, query: query, peer: peer, on: loop)
+        return self.route(route, request: request, query: query, peer: peer, on: loop, reply: reply)
     }
 
     private func route(
-        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop
+        _ route: EdgeRoute, request: EdgeRequestHead, query: Substring, peer: SocketAddress?, on loop: any EventLoop,
+        reply: PendingReply
     ) -> Answer {
         let isGET = request.isGET
         // OPTIONS, the one other method the decoder lets through (for CORS preflights on /v and /s).
@@ -137,7 +149,7 @@ public final class EdgeService: EdgeResponder, Sendable {
             return share(String(code), query: query, play: isGET ? Play(request: request, peer: peer) : nil, on: loop)
         case .video(let id):
             guard readsOnly else { return .now(.methodNotAllowed) }
-            return video(id, query: query, request: request, play: isGET ? Play(request: request, peer: peer) : nil, on: loop)
+            return video(id, query: query, request: request, play: isGET ? Play(request: request, peer: peer) : nil, on: loop, reply: reply)
         }
     }
 
@@ -158,7 +170,9 @@ public final class EdgeService: EdgeResponder, Sendable {
             userAgent: subject == nil ? play.request.value(.userAgent) : nil, now: Self.unixNow(), on: loop)
     }
 
-    private func video(_ id: Substring, query: Substring, request: EdgeRequestHead, play: Play?, on loop: any EventLoop) -> Answer {
+    private func video(
+        _ id: Substring, query: Substring, request: EdgeRequestHead, play: Play?, on loop: any EventLoop, reply: PendingReply
+    ) -> Answer {
         let now = Self.unixNow()
         let token = EdgeRequest.token(authorization: request.value(.authorization), query: query, cookie: request.value(.cookie))
         var grant: ViewerGrant?
@@ -179,34 +193,55 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .later(
                     rateLimiter.take("sub:" + subject, now: Self.preciseNow(), on: loop).flatMap { decision in
                         if case .limited(let retryAfter) = decision { return loop.makeSucceededFuture(Self.tooManyRequests(retryAfter)) }
-                        return self.deliver(id, grant: verifiedGrant, download: download, now: now, play: play, on: loop).future(on: loop)
+                        return Answer.future(on: loop) {
+                            self.deliver(id, grant: verifiedGrant, download: download, now: now, play: play, on: loop, reply: PendingReply($0))
+                        }
                     })
             }
             if case .limited(let retryAfter) = rateLimiter.takeLocally("sub:" + subject, now: Self.preciseNow()) {
                 return .now(Self.tooManyRequests(retryAfter))
             }
         }
-        return deliver(id, grant: grant, download: download, now: now, play: play, on: loop)
+        return deliver(id, grant: grant, download: download, now: now, play: play, on: loop, reply: reply)
     }
 
     /// The answer to a `/v` whose token checks passed, counted as a play when it is a 302 and `play` is set
     /// (CONTRACT § Plays: HEAD, errors and preflights are not). Decided and counted in one step, inside the lookup's
-    /// own callback, so a lookup that waits for Redis costs the edge one future: the answer's.
+    /// own callback, which passes the answer to `reply`: a lookup that waits for Redis makes no future on the way.
     private func deliver(
-        _ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, play: Play?, on loop: any EventLoop
+        _ id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, play: Play?, on loop: any EventLoop,
+        reply: PendingReply
     ) -> Answer {
         if let outcome = lookup.cached(id, on: loop) {
             let reply = decide(outcome, id: id, grant: grant, download: download, now: now)
             recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
             return .now(reply)
         }
-        let promise = loop.makePromise(of: EdgeReply.self)
         lookup.resolve(id, on: loop) { outcome in
-            let reply = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
-            self.recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
-            promise.succeed(reply)
+            let answer = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+            self.recordPlay(answer, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
+            reply.send(answer)
         }
-        return .later(promise.futureResult)
+        return .pending
+    }
+
+    /// Where a `.pending` answer goes: the handler's callback, with the CORS grant the request was given, if any
+    /// (set on the reply here, so that a CORS-enabled edge makes no wrapping closure per request).
+    struct PendingReply: Sendable {
+        let callback: EdgeReplyCallback
+        let cors: CORSGrant?
+
+        init(_ callback: @escaping EdgeReplyCallback, cors: CORSGrant? = nil) {
+            self.callback = callback
+            self.cors = cors
+        }
+
+        func send(_ reply: EdgeReply) {
+            guard let cors else { return callback(reply) }
+            var reply = reply
+            reply.cors = cors
+            callback(reply)
+        }
     }
 
     static func tooManyRequests(_ retryAfter: Int) -> EdgeReply {
