@@ -7,6 +7,8 @@ enum RedisReplyTarget {
     case promise(EventLoopPromise<RESPValue>)
     /// A `GET`-like reply: a bulk string's bytes, nil for anything else but an error reply, which fails it.
     case value(@Sendable (Result<[UInt8]?, any Error>) -> Void)
+    /// The reply as it came, error replies included (a cluster's read looks for its redirects).
+    case reply(@Sendable (Result<RESPValue, any Error>) -> Void)
 
     func succeed(_ reply: RESPValue) {
         switch self {
@@ -17,6 +19,7 @@ enum RedisReplyTarget {
             case .error(let message): callback(.failure(RedisError(.server, message)))
             default: callback(.success(nil))
             }
+        case .reply(let callback): callback(.success(reply))
         }
     }
 
@@ -24,6 +27,7 @@ enum RedisReplyTarget {
         switch self {
         case .promise(let promise): promise.fail(error)
         case .value(let callback): callback(.failure(error))
+        case .reply(let callback): callback(.failure(error))
         }
     }
 

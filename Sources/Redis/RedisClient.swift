@@ -79,8 +79,8 @@ public final class RedisClient: Sendable {
     }
 
     /// `GET key`, its value (nil when absent; an error reply fails it) passed to `completion` instead of a future:
-    /// on one node (or client-side shards), a caller on one of the group's loops gets it from its loop's
-    /// connection with no future made. A cluster's redirects are followed through futures as with `send(_:on:)`.
+    /// a caller on one of the group's loops gets it from its loop's connection with no future made. On a cluster,
+    /// from the slot's master as the map has it; a redirect is followed through futures as with `send(_:on:)`.
     public func get(
         _ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void
     ) {
@@ -89,7 +89,7 @@ public final class RedisClient: Sendable {
             node(for: command).send(command.arguments, on: loop, to: .value(completion))
             return
         }
-        cluster.send(command, on: loop).whenComplete { RedisReplyTarget.value(completion).complete($0) }
+        cluster.get(command, on: loop, completion: completion)
     }
 
     public func send(_ command: RedisCommand) async throws -> RESPValue {

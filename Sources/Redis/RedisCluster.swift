@@ -147,6 +147,34 @@ final class RedisCluster: Sendable {
         return send(command, to: target, redirects: 0, on: loop)
     }
 
+    /// A read whose value goes to `completion`: sent by callback to the slot's master as the map has it, so the usual
+    /// read makes no future. A redirect, a failure, a slot with no known master and replica reads take `send`'s way.
+    func get(_ command: RedisCommand, on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) {
+        let value = RedisReplyTarget.value(completion)
+        guard !(configuration.readFromReplicas && command.isRead), let slot = command.routingKey.map(ClusterSlot.of),
+            let target = state.withLock({ $0.map.owner(of: slot) })
+        else {
+            send(command, on: loop).whenComplete { value.complete($0) }
+            return
+        }
+        node(target).send(
+            command.arguments, on: loop,
+            to: .reply { result in
+                switch result {
+                case .success(.error(let message)):
+                    guard self.configuration.maximumRedirects > 0, let next = self.redirected(message, command: command, redirects: 0, on: loop)
+                    else { return value.complete(result) }
+                    next.whenComplete { value.complete($0) }
+                case .failure(let error):
+                    // A node gone (killed, failed over): re-read the map so the next commands find the new master.
+                    if let error = error as? RedisError, error.isUnavailable { self.refresh() }
+                    value.fail(error)
+                case .success:
+                    value.complete(result)
+                }
+            })
+    }
+
     private func send(_ command: RedisCommand, to address: String, redirects: Int, on loop: (any EventLoop)?) -> EventLoopFuture<RESPValue> {
         follow(self.node(address).send(command.arguments, on: loop), command: command, redirects: redirects)
     }

@@ -212,7 +212,12 @@ import UsherTestSupport
         let movedBefore = RedisClusterMetrics.movedCount
         let askBefore = RedisClusterMetrics.askCount
 
-        // Load: reads of both keys until told to stop; every one must answer its value.
+        // Load: reads of both keys until told to stop, by future and by callback (the edge's read); every one must
+        // answer its value.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        @Sendable func read(_ key: [UInt8]) async -> Result<[UInt8]?, any Error> {
+            await withCheckedContinuation { continuation in client.get(key, on: loop) { continuation.resume(returning: $0) } }
+        }
         let stop = ManagedAtomicFlag()
         let load = Task {
             var failures: [String] = []
@@ -223,7 +228,11 @@ import UsherTestSupport
                         let reply = try await client.send(.get(key))
                         if reply != .bulk(Array(value.utf8)) { failures.append("\(reply)") }
                     } catch { failures.append("\(error)") }
-                    reads += 1
+                    switch await read(key) {
+                    case .success(let bytes) where bytes == Array(value.utf8): break
+                    case let other: failures.append("by callback: \(other)")
+                    }
+                    reads += 2
                 }
             }
             return (reads, failures)
@@ -235,6 +244,7 @@ import UsherTestSupport
             "redis-cli", ["-p", sourcePort, "migrate", "127.0.0.1", targetPort, "", "0", "5000", "keys", String(decoding: first, as: UTF8.self)])
         try await Task.sleep(for: .milliseconds(300))
         #expect(try await client.send(.get(first)) == .bulk(Array("one".utf8)), "the moved key, through ASK")
+        #expect(try await read(first).get() == Array("one".utf8), "the moved key, through ASK, by callback")
         _ = try output(
             "redis-cli", ["-p", sourcePort, "migrate", "127.0.0.1", targetPort, "", "0", "5000", "keys", String(decoding: second, as: UTF8.self)])
         // As `redis-cli --cluster reshard` does: the target first, then the source, then the other masters.
