@@ -97,10 +97,12 @@ public func buildServices(configuration: UsherConfiguration, logger: Logger) asy
             // Viewers hash with the instances' shared daily key from the first play.
             await clients.plays.prepare()
             // Before the edge: a service group stops in reverse order, so the plays' last flush comes after the
-            // edge's last answer.
+            // edge's last answer, and the revocation list keeps refreshing while the edge answers the requests it
+            // has read (a takedown in those seconds still applies). It also means the edge's graceful shutdown is
+            // not held behind a revocation reload waiting on Postgres.
             services.append(.init(service: clients.plays))
-            services.append(.init(service: server))
             services.append(.init(service: revocations))
+            services.append(.init(service: server))
             edge = server
         }
 

@@ -119,7 +119,10 @@ struct EdgeConnectionTests {
         }
         // Sent once the lock is held: on the cluster pass (whose Redis the pause above does not reach) the lock alone
         // keeps the answer waiting. A fixed 200 ms sleep here was a race: one CI run's cluster pass had the answer
-        // before the shutdown (not reproduced in 8 local runs).
+        // before the shutdown (not reproduced in 8 local runs). So was the service order, in a later one: the
+        // revocations service stopped before the edge, and a reload of it waiting on this same lock (recent
+        // deletions are read from generations) held the edge's shutdown until the lock was released, when the
+        // answer was written first, without `Connection: close`. The edge now stops before the revocations.
         let held = """
             SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
             WHERE c.relname = 'generations' AND l.mode = 'AccessExclusiveLock' AND l.granted
