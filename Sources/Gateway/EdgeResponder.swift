@@ -13,16 +13,6 @@ enum EdgeAnswer {
     case pending
     case later(EventLoopFuture<EdgeReply>)
 
-    /// A `.now` or `.later` answer as a future. A `.pending` one has none: its reply goes to the callback given with
-    /// the question (`future(on:_:)` makes the future for callers that want one).
-    func future(on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
-        switch self {
-        case .now(let reply): loop.makeSucceededFuture(reply)
-        case .later(let future): future
-        case .pending: preconditionFailure("a pending answer's reply goes to the callback it was asked with")
-        }
-    }
-
     /// The answer as a future, for the callers that chain one: `answer` is the call that takes `reply`.
     static func future(on loop: any EventLoop, _ answer: (@escaping EdgeReplyCallback) -> EdgeAnswer) -> EventLoopFuture<EdgeReply> {
         let promise = loop.makePromise(of: EdgeReply.self)

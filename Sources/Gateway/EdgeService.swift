@@ -93,9 +93,9 @@ public final class EdgeService: EdgeResponder, Sendable {
         }
     }
 
-    /// The answer as a future, `.pending` included: for tests and for callers that chain one.
-    func answer(_ request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> Answer {
-        .later(Answer.future(on: loop) { answer(request, peer: peer, on: loop, reply: $0) })
+    /// The answer as a future, however it is given: for tests, which chain one.
+    func reply(to request: EdgeRequestHead, peer: SocketAddress?, on loop: any EventLoop) -> EventLoopFuture<EdgeReply> {
+        Answer.future(on: loop) { answer(request, peer: peer, on: loop, reply: $0) }
     }
 
     private func limitedAnswer(

@@ -160,17 +160,9 @@ final class RedisCluster: Sendable {
         node(target).send(
             command.arguments, on: loop,
             to: .reply { result in
-                switch result {
-                case .success(.error(let message)):
-                    guard self.configuration.maximumRedirects > 0, let next = self.redirected(message, command: command, redirects: 0, on: loop)
-                    else { return value.complete(result) }
-                    next.whenComplete { value.complete($0) }
-                case .failure(let error):
-                    // A node gone (killed, failed over): re-read the map so the next commands find the new master.
-                    if let error = error as? RedisError, error.isUnavailable { self.refresh() }
-                    value.fail(error)
-                case .success:
-                    value.complete(result)
+                switch self.next(after: result, command: command, redirects: 0, on: loop) {
+                case .done(let result): value.complete(result)
+                case .redirected(let next): next.whenComplete { value.complete($0) }
                 }
             })
     }
@@ -185,22 +177,34 @@ final class RedisCluster: Sendable {
     private func follow(_ sent: EventLoopFuture<RESPValue>, command: RedisCommand, redirects: Int) -> EventLoopFuture<RESPValue> {
         let promise = sent.eventLoop.makePromise(of: RESPValue.self)
         sent.whenComplete { result in
-            switch result {
-            case .success(let reply):
-                if case .error(let message) = reply, redirects < self.configuration.maximumRedirects,
-                    let next = self.redirected(message, command: command, redirects: redirects, on: sent.eventLoop)
-                {
-                    promise.completeWith(next)
-                } else {
-                    promise.succeed(reply)
-                }
-            case .failure(let error):
-                // A node gone (killed, failed over): re-read the map so the next commands find the new master.
-                if let error = error as? RedisError, error.isUnavailable { self.refresh() }
-                promise.fail(error)
+            switch self.next(after: result, command: command, redirects: redirects, on: sent.eventLoop) {
+            case .done(let result): promise.completeWith(result)
+            case .redirected(let next): promise.completeWith(next)
             }
         }
         return promise.futureResult
+    }
+
+    private enum Next {
+        case done(Result<RESPValue, any Error>)
+        case redirected(EventLoopFuture<RESPValue>)
+    }
+
+    /// What a command's reply leads to: the command sent again where a redirect (within `maximumRedirects`) sends
+    /// it, else the reply itself. A failure (a node gone: killed, failed over) re-reads the map, so that the next
+    /// commands find the new master.
+    private func next(after result: Result<RESPValue, any Error>, command: RedisCommand, redirects: Int, on loop: any EventLoop) -> Next {
+        switch result {
+        case .success(.error(let message)):
+            guard redirects < configuration.maximumRedirects, let next = redirected(message, command: command, redirects: redirects, on: loop)
+            else { return .done(result) }
+            return .redirected(next)
+        case .failure(let error):
+            if let error = error as? RedisError, error.isUnavailable { refresh() }
+            return .done(result)
+        case .success:
+            return .done(result)
+        }
     }
 
     /// The command sent again where an error reply sends it (`MOVED`, `ASK`, `TRYAGAIN`); nil for other errors.

@@ -56,11 +56,12 @@ import ViewerAuth
         func get(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) async throws -> EdgeReply {
             let loop = fixture.group.next()
             return try await loop.flatSubmit {
-                service.answer(
-                    EdgeRequestHead(method: method, uri: uri, fields: .init(headers, trustedProxyHeader: service.configuration.trustedProxyHeader)),
+                service.reply(
+                    to:
+                        EdgeRequestHead(
+                            method: method, uri: uri, fields: .init(headers, trustedProxyHeader: service.configuration.trustedProxyHeader)),
                     peer: try? SocketAddress(ipAddress: "192.0.2.1", port: 40000), on: loop
                 )
-                .future(on: loop)
             }.get()
         }
     }
@@ -138,7 +139,7 @@ import ViewerAuth
             shares: edge.fixture.shares, revocations: fresh, rateLimiter: edge.service.rateLimiter, readiness: edge.service.readiness,
             group: edge.fixture.group, logger: Logger(label: "unloaded"))
         let loop = edge.fixture.group.next()
-        let reply = try await loop.flatSubmit { service.answer(EdgeRequestHead(uri: "/v/vid-2"), peer: nil, on: loop).future(on: loop) }
+        let reply = try await loop.flatSubmit { service.reply(to: EdgeRequestHead(uri: "/v/vid-2"), peer: nil, on: loop) }
             .get()
         #expect(reply.status == .serviceUnavailable)
     }

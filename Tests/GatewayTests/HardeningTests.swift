@@ -49,7 +49,7 @@ struct HardeningTests {
             rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil), readiness: readiness, group: server.services.group, logger: logger)
         let loop = server.services.group.next()
         func answer(_ uri: String) async throws -> UInt {
-            try await loop.flatSubmit { service.answer(EdgeRequestHead(uri: uri), peer: nil, on: loop).future(on: loop) }.get().status.code
+            try await loop.flatSubmit { service.reply(to: EdgeRequestHead(uri: uri), peer: nil, on: loop) }.get().status.code
         }
         #expect(try await answer("/v/\(privateID)?token=\(token)") == 503)
         #expect(try await answer("/v/\(publicID)") == 503)
