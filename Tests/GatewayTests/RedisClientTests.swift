@@ -22,7 +22,10 @@ struct RedisClientTests {
         let first = client.send(.get(Array("a".utf8)), on: loop)
         try await Task.sleep(for: .milliseconds(100))
         let second = client.send(.get(Array("b".utf8)), on: loop)
-        for command in [first, second] {
+        // The edge's read by callback, waiting on the same connection: its callback gets the timeout too.
+        let byCallback = loop.makePromise(of: [UInt8]?.self)
+        client.get(Array("c".utf8), on: loop) { byCallback.completeWith($0) }
+        for command in [first, second, byCallback.futureResult.map { RESPValue.bulk($0 ?? []) }] {
             await #expect(throws: RedisError.self) { try await command.get() }
             do {
                 _ = try await command.get()
