@@ -66,10 +66,18 @@ extension EdgeService {
 
 /// For the fuzzer (`Tests/Fuzz`): the edge's real connection handling — guard, decoder, handler — on a channel of
 /// the caller's (an `EmbeddedChannel`), answering from a stand-in: `/healthz` 200 at once, paths starting `/later`
-/// after `completeOne()` (as answers that wait for Redis do), anything else 404 at once.
+/// after `completeOne()` (as answers that wait for Redis do), anything else 404 at once. The waiting answers take
+/// both of the handler's ways in turn: the reply callback (`.pending`, as `/v` does) and a future (`.later`, as
+/// `/s` and `/readyz` do).
 @_spi(Fuzzing)
 public final class EdgeStandIn: EdgeResponder {
-    private var pending: [EventLoopPromise<EdgeReply>] = []
+    private enum Waiting {
+        case callback(EdgeReplyCallback)
+        case promise(EventLoopPromise<EdgeReply>)
+    }
+
+    private var pending: [Waiting] = []
+    private var asked = 0
 
     public init() {}
 
@@ -81,8 +89,13 @@ public final class EdgeStandIn: EdgeResponder {
         let uri = request.uri
         if uri.hasPrefix("/healthz") { return .now(.text(.ok, "ok\n")) }
         if uri.hasPrefix("/later") {
+            asked += 1
+            if asked % 2 == 1 {
+                pending.append(.callback(reply))
+                return .pending
+            }
             let promise = loop.makePromise(of: EdgeReply.self)
-            pending.append(promise)
+            pending.append(.promise(promise))
             return .later(promise.futureResult)
         }
         return .now(.problem(.notFound))
@@ -94,7 +107,10 @@ public final class EdgeStandIn: EdgeResponder {
     /// Completes the oldest waiting answer (200).
     public func completeOne() {
         guard !pending.isEmpty else { return }
-        pending.removeFirst().succeed(.text(.ok, "later\n"))
+        switch pending.removeFirst() {
+        case .callback(let reply): reply(.text(.ok, "later\n"))
+        case .promise(let promise): promise.succeed(.text(.ok, "later\n"))
+        }
     }
 
     /// Installs the edge's handlers with the default limits, answering from this stand-in.

@@ -23,6 +23,16 @@ public enum RESPValue: Sendable, Equatable {
 }
 
 extension RESPValue {
+    /// A `GET`'s value: the bulk string's bytes, nil for a missing key (or any other reply), an error reply thrown
+    /// (never taken for "absent").
+    public func getValue() throws(RedisError) -> [UInt8]? {
+        switch self {
+        case .bulk(let bytes): bytes
+        case .error(let message): throw RedisError(.server, message)
+        default: nil
+        }
+    }
+
     /// Turns `-ERR …` replies into thrown errors, for callers that only want data.
     public func orThrow() throws(RedisError) -> RESPValue {
         if case .error(let message) = self { throw RedisError(.server, message) }

@@ -10,17 +10,11 @@ public struct RedisCache: KeyValueCache {
     /// An error reply (a node loading, a refused command) fails the future: the services then ask the durable
     /// store rather than take the reply for "absent".
     public func get(_ key: [UInt8], on loop: (any EventLoop)?) -> EventLoopFuture<[UInt8]?> {
-        client.send(.get(key), on: loop).flatMapThrowing(Self.value)
+        client.send(.get(key), on: loop).flatMapThrowing { try $0.getValue() }
     }
 
     public func get(_ key: [UInt8], on loop: any EventLoop, completion: @escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) {
         client.get(key, on: loop, completion: completion)
-    }
-
-    /// A `GET`'s value: nil for a missing key, an error for an error reply.
-    private static func value(_ reply: RESPValue) throws -> [UInt8]? {
-        if case .bulk(let value) = try reply.orThrow() { return value }
-        return nil
     }
 
     public func set(_ key: [UInt8], _ value: [UInt8], expireSeconds: Int, onlyIfAbsent: Bool, on loop: (any EventLoop)?) -> EventLoopFuture<Void> {

@@ -13,12 +13,7 @@ enum RedisReplyTarget {
     func succeed(_ reply: RESPValue) {
         switch self {
         case .promise(let promise): promise.succeed(reply)
-        case .value(let callback):
-            switch reply {
-            case .bulk(let bytes): callback(.success(bytes))
-            case .error(let message): callback(.failure(RedisError(.server, message)))
-            default: callback(.success(nil))
-            }
+        case .value(let callback): callback(Result { try reply.getValue() })
         case .reply(let callback): callback(.success(reply))
         }
     }
