@@ -12,6 +12,8 @@
   bench.py e2e BASE DIR --count K --requests N       time to the first video byte through the 302
   bench.py metrics URL                               Usher's cache counters from /metrics
   bench.py report DIR --md FILE --png FILE           Markdown table and latency plot from the case files
+  bench.py spin DIR CASE FLOOR                       nanoseconds of CPU per request CASE spent above FLOOR (the
+                                                     EdgeFloor spin that puts the floor at CASE's cost)
 """
 import argparse
 import base64
@@ -423,6 +425,7 @@ CASES = [
     ("usher-cache-on", "Usher, in-process cache on (default 2 s)"),
     ("usher-healthz", "Usher `/healthz` (same process; expects 200: the floor, no token, lookup or signing)"),
     ("nio-floor", "SwiftNIO floor (Benchmarks/Floor/EdgeFloor: no decoder, nginx-302's answer as fixed bytes)"),
+    ("nio-floor-at-usher-cost", "SwiftNIO floor spun to Usher's cached `/v` cost (EdgeFloor with SPIN_NS: the same CPU per request, no other work)"),
     ("nginx-302", "nginx `return 302`"),
     ("nginx-secure-link", "nginx `secure_link` + 302"),
     ("nginx-lua-peer", "nginx + LuaJIT same-work peer (HS256 verify, Redis GET, SigV4 presign, 302; usher-peer.lua)"),
@@ -539,6 +542,14 @@ def load_case(d, name):
     w["p"] = {float(p): us for p, us in w["latency_us"]["percentiles"]}
     w["counts"] = load_counts(d, name)
     return w
+
+
+def cmd_spin(a):
+    case, floor = load_case(a.dir, a.case), load_case(a.dir, a.floor)
+    if not case or not floor:
+        print(f"spin: {a.case} or {a.floor} has no results in {a.dir}", file=sys.stderr)
+        return 1
+    print(max(0, round((case["server_cpu_us_per_req"] - floor["server_cpu_us_per_req"]) * 1000)))
 
 
 def fmt_ms(us):
@@ -801,6 +812,28 @@ def cmd_report(a):
     for label, mean_ms, ratio, need in rows:
         L.append(f"| {label} | {mean_ms:.2f} | {ratio:.2f} | {need:,.0f} | {1e6 / need:.1f} |")
     L.append("")
+    tail = {name: c["p"][99.0] / 1000 / (conns / c["rps"] * 1000) for name, c in cases.items() if c}
+    if all(n in tail for n in ("usher-cache-on", "nio-floor-at-usher-cost", "nginx-secure-link")):
+        base = tail["nginx-secure-link"]
+        L.append(f"The tail's shape at Usher's cost: p99 ÷ mean is {tail['usher-cache-on']:.2f} for Usher's cached `/v` "
+                 f"({tail['usher-cache-on'] / base:.2f} × nginx `secure_link`'s {base:.2f}) and "
+                 f"{tail['nio-floor-at-usher-cost']:.2f} for the floor spun to the same CPU per request "
+                 f"({tail['nio-floor-at-usher-cost'] / base:.2f} × nginx's), against {tail.get('nio-floor', 0):.2f} for "
+                 f"the floor unspun: with the server the busier side of the loop, its queue, not its code, sets much "
+                 f"of the shape. Usher's own part is its ratio over the spun floor's, "
+                 f"{tail['usher-cache-on'] / tail['nio-floor-at-usher-cost']:.2f} ×.")
+        L.append("")
+        # The same ratio with wrk's own mean (the mean of the distribution p99 comes from): it differs from Little's
+        # where wrk, not the server, is the busier side, since a request's time inside wrk is not in its latency.
+        own = {name: c["p"][99.0] / c["latency_us"]["mean"] for name, c in cases.items() if c}
+        share = {name: c["latency_us"]["mean"] / 1000 / (conns / c["rps"] * 1000) for name, c in cases.items() if c}
+        L.append(f"Read with wrk's own mean latency instead of Little's, p99 ÷ mean is {own['usher-cache-on']:.2f} for "
+                 f"Usher's cached `/v` and {own['nginx-secure-link']:.2f} for nginx `secure_link` "
+                 f"({own['usher-cache-on'] / own['nginx-secure-link']:.2f} ×); the spun floor {own['nio-floor-at-usher-cost']:.2f}. "
+                 f"The two readings part where wrk is the busier side: wrk's mean is {share['nginx-secure-link']:.2f} "
+                 f"of the cycle (Little's mean) for nginx `secure_link`, {share['usher-cache-on']:.2f} for Usher; the "
+                 f"rest of a cycle is spent inside wrk, before it sends, where no latency is measured.")
+        L.append("")
 
     if e2e:
         L.append("## End to end: time to the first video byte")
@@ -881,10 +914,11 @@ def main():
     s.add_argument("--out", required=True)
     s = sub.add_parser("metrics"); s.add_argument("url")
     s = sub.add_parser("report"); s.add_argument("dir"); s.add_argument("--md", required=True); s.add_argument("--png", required=True)
+    s = sub.add_parser("spin"); s.add_argument("dir"); s.add_argument("case"); s.add_argument("floor")
     a = p.parse_args()
     return {"prepare": cmd_prepare, "wait": cmd_wait, "smoke": cmd_smoke, "location": cmd_location,
             "decisions": cmd_decisions, "presign-fixed": cmd_presign_fixed, "upload": cmd_upload, "e2e": cmd_e2e,
-            "metrics": cmd_metrics, "report": cmd_report}[a.cmd](a) or 0
+            "metrics": cmd_metrics, "report": cmd_report, "spin": cmd_spin}[a.cmd](a) or 0
 
 
 if __name__ == "__main__":

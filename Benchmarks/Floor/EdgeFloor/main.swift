@@ -4,7 +4,11 @@
 // any NIO server pays per request before its own work (the kernel's TCP, epoll, NIO's channel pipeline), measured
 // in the same run as nginx and Usher so that Usher's `/healthz` can be set against both.
 //
-//   EdgeFloor PORT LOCATION      listens on 127.0.0.1:PORT, answers every request `302` to LOCATION
+//   EdgeFloor PORT LOCATION [SPIN_NS]   listens on 127.0.0.1:PORT, answers every request `302` to LOCATION
+//
+// SPIN_NS (default 0) busy-waits that many nanoseconds per request before answering: a stand-in for a server's own
+// work, so that the floor can be run at another server's CPU cost per request (how a tail's shape depends on that
+// cost alone, with no other difference: README § Where the tail comes from).
 import NIOCore
 import NIOPosix
 
@@ -13,10 +17,13 @@ import Glibc
 #endif
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let port = Int(arguments[1]) else {
-    print("usage: EdgeFloor PORT LOCATION")
+guard arguments.count == 3 || arguments.count == 4, let port = Int(arguments[1]),
+    let spinArgument = arguments.count == 4 ? UInt64(arguments[3]) : 0
+else {
+    print("usage: EdgeFloor PORT LOCATION [SPIN_NS]")
     exit(2)
 }
+let spinNanoseconds = spinArgument
 // nginx `return 302`'s answer, with the same headers as nginx's (Date fixed: this measures the floor).
 let answer = ByteBuffer(
     string: "HTTP/1.1 302 Moved Temporarily\r\nServer: nginx/1.22.1\r\nDate: Fri, 04 Dec 2026 00:00:00 GMT\r\n"
@@ -53,6 +60,7 @@ final class FloorHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         guard pending > 0 else { return }
+        if spinNanoseconds > 0 { spin(UInt64(pending) * spinNanoseconds) }
         if pending == 1 {
             context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
         } else {
@@ -62,6 +70,17 @@ final class FloorHandler: ChannelInboundHandler {
         }
         pending = 0
     }
+}
+
+/// Busy-waits on the monotonic clock: the core stays on this thread, as a server's own work would keep it.
+func spin(_ nanoseconds: UInt64) {
+    func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+    let end = now() + nanoseconds
+    while now() < end {}
 }
 
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
