@@ -819,8 +819,7 @@ def cmd_report(a):
                  f"({tail['usher-cache-on'] / base:.2f} × nginx `secure_link`'s {base:.2f}) and "
                  f"{tail['nio-floor-at-usher-cost']:.2f} for the floor spun to the same CPU per request "
                  f"({tail['nio-floor-at-usher-cost'] / base:.2f} × nginx's), against {tail.get('nio-floor', 0):.2f} for "
-                 f"the floor unspun: with the server the busier side of the loop, its queue, not its code, sets much "
-                 f"of the shape. Usher's own part is its ratio over the spun floor's, "
+                 f"the floor unspun. Usher's own part is its ratio over the spun floor's, "
                  f"{tail['usher-cache-on'] / tail['nio-floor-at-usher-cost']:.2f} ×.")
         L.append("")
         # The same ratio with wrk's own mean (the mean of the distribution p99 comes from): it differs from Little's
