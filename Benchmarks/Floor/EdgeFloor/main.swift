@@ -18,12 +18,11 @@ import Glibc
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3 || arguments.count == 4, let port = Int(arguments[1]),
-    let spinArgument = arguments.count == 4 ? UInt64(arguments[3]) : 0
+    let spinNanoseconds = arguments.count == 4 ? UInt64(arguments[3]) : 0
 else {
     print("usage: EdgeFloor PORT LOCATION [SPIN_NS]")
     exit(2)
 }
-let spinNanoseconds = spinArgument
 // nginx `return 302`'s answer, with the same headers as nginx's (Date fixed: this measures the floor).
 let answer = ByteBuffer(
     string: "HTTP/1.1 302 Moved Temporarily\r\nServer: nginx/1.22.1\r\nDate: Fri, 04 Dec 2026 00:00:00 GMT\r\n"
@@ -40,6 +39,12 @@ final class FloorHandler: ChannelInboundHandler {
     /// How many bytes of `\r\n\r\n` the previous read ended with.
     private var matched = 0
     private var pending = 0
+    /// Busy-waited per request before its answer (`SPIN_NS`).
+    private let spinNanoseconds: UInt64
+
+    init(spinNanoseconds: UInt64) {
+        self.spinNanoseconds = spinNanoseconds
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
@@ -89,7 +94,7 @@ let channel = try ServerBootstrap(group: group)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
     .childChannelInitializer { channel in
-        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FloorHandler()) }
+        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FloorHandler(spinNanoseconds: spinNanoseconds)) }
     }
     .bind(host: "127.0.0.1", port: port)
     .wait()
