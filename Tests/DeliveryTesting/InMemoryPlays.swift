@@ -117,3 +117,47 @@ public final class InMemorySketches: ViewerSketches {
         }
     }
 }
+
+/// Sketches (the in-memory ones unless told) with the number of (generation-day, viewer) pairs of every `add` kept,
+/// refused ones too.
+public final class RecordingSketches: ViewerSketches {
+    private let inner: any ViewerSketches
+    private let memory: InMemorySketches?
+    private let sizes = Mutex<[Int]>([])
+
+    public init(_ inner: (any ViewerSketches)? = nil) {
+        if let inner {
+            self.inner = inner
+            memory = nil
+        } else {
+            let memory = InMemorySketches()
+            self.inner = memory
+            self.memory = memory
+        }
+    }
+
+    public var adds: [Int] { sizes.withLock { $0 } }
+
+    /// The in-memory store's switch (the only one this can turn off).
+    public var isAvailable: Bool {
+        get { memory?.isAvailable ?? true }
+        set { memory?.isAvailable = newValue }
+    }
+
+    public func dailyKey(_ day: PlayDay) async throws -> [UInt8] { try await inner.dailyKey(day) }
+
+    public func add(_ viewers: [PlayKey: Set<UInt64>], keepDays: Int) async throws {
+        sizes.withLock { $0.append(viewers.values.reduce(0) { $0 + $1.count }) }
+        try await inner.add(viewers, keepDays: keepDays)
+    }
+
+    public func counts(requestID: String, days: [PlayDay]) async throws -> [PlayDay: Int] {
+        try await inner.counts(requestID: requestID, days: days)
+    }
+
+    public func union(requestID: String, days: [PlayDay], archived: [PlayDay: [UInt8]]) async throws -> Int {
+        try await inner.union(requestID: requestID, days: days, archived: archived)
+    }
+
+    public func export(_ key: PlayKey) async throws -> [UInt8]? { try await inner.export(key) }
+}

@@ -1,6 +1,8 @@
 import Delivery
+import DeliveryTesting
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import Testing
 import UsherTestSupport
@@ -194,5 +196,38 @@ struct PlayStoresIntegrationTests {
         #expect(try await lifetime() > 86_400_000, "a new viewer: the lifetime is set again")
         #expect(try await sketches.counts(requestID: key.requestID, days: [key.day])[key.day] == 3)
         await redis.shutdown()
+    }
+
+    /// Over the real stores: a viewer who plays again is not sent to Redis again, and the stats still count every play
+    /// and each viewer once; a new viewer is sent.
+    @Test func aRepeatViewerIsWrittenOnceAndCountedOnce() async throws {
+        let client = try await Self.postgres()
+        let redis = try Self.redis()
+        let sketches = RecordingSketches(RedisViewerSketches(client: redis))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let plays = Plays(ledger: PlayStore(client: client), sketches: sketches, group: group, logger: Self.logger)
+        await plays.prepare()
+        let id = try await Self.generations(1, in: client)[0]
+        let loop = group.next()
+        func play(_ subjects: [String]) async throws {
+            try await loop.submit {
+                for subject in subjects {
+                    plays.record(
+                        requestID: id, shareCode: nil, subject: subject, client: nil, userAgent: nil,
+                        now: Int64(Date().timeIntervalSince1970), on: loop)
+                }
+            }.get()
+            await plays.flush()
+        }
+        try await play(["alice", "bob", "alice"])
+        try await play(["bob", "alice"])
+        try await play(["carol", "bob"])
+        #expect(sketches.adds == [2, 1], "alice and bob, then carol alone")
+        let today = PlayDay(unixSeconds: Int64(Date().timeIntervalSince1970))
+        let stats = try await plays.stats(requestID: id, from: today, to: today)
+        #expect(stats.totalPlays == 7 && stats.totalViewers == 3, "\(stats)")
+        try await group.shutdownGracefully()
+        await redis.shutdown()
+        await client.shutdown()
     }
 }

@@ -42,6 +42,12 @@ public final class Plays: Service, Sendable {
         /// tail comes from). A play is written at most `flushInterval + writeSpread` after it is counted (3 s by
         /// default; the contract asks 5 s). A shutdown's flush writes at once.
         public var writeSpread: Duration = .seconds(1)
+        /// (Generation-day, viewer) pairs remembered as already in their sketch, so that a repeat viewer is not sent
+        /// to Redis again (`WrittenViewers`); 0 sends every flush's viewers. Default 500,000 (about 8 MiB).
+        public var rememberedViewers: Int = 500_000
+        /// How long they are remembered: a sketch Redis lost is refilled by its viewers' next plays after at most
+        /// this long. Default 10 minutes.
+        public var rememberViewersFor: Duration = .seconds(600)
         /// `USHER_PLAY_LOG`: one JSON line per play on standard output.
         public var logPlays: Bool = false
         /// Days Redis keeps a day's sketch (the roll-up copies it to Postgres first). Default 35.
@@ -72,6 +78,8 @@ public final class Plays: Service, Sendable {
     /// What was taken from the loops and is not written yet, merged by generation-day: a tally whose counts are zero
     /// waits only for the sketches, one with no viewers only for the ledger.
     private let pending = Mutex<[PlayKey: PlayBatch.Tally]>([:])
+    /// Viewers already in their sketch; used by the one flush at a time.
+    private let writtenViewers: Mutex<WrittenViewers>
     /// One flush at a time (the timer and a shutdown may overlap).
     private let flushing = Mutex(false)
     /// The shared daily keys handed to the loops, by day.
@@ -86,6 +94,7 @@ public final class Plays: Service, Sendable {
         self.ledger = ledger
         self.sketches = sketches
         self.logger = logger
+        writtenViewers = Mutex(WrittenViewers(capacity: configuration.rememberedViewers, lifetime: configuration.rememberViewersFor))
         // Until the shared keys are fetched (`prepare`), a local one: this instance's viewers still count, only not
         // merged with other instances' for the hashes made under it.
         let local = SipHashKey((try? SecureRandom.bytes(16)) ?? Array(repeating: 0, count: 16))
@@ -250,7 +259,8 @@ public final class Plays: Service, Sendable {
     }
 
     /// Writes `pending` in slices of `writeSliceKeys` (bigger beyond `maximumWriteSlices` of them), a timed flush
-    /// sleeping `spread ÷ slices` between them.
+    /// sleeping `spread ÷ slices` between them. Viewers this instance already wrote to a day's sketch are not sent
+    /// again (`WrittenViewers`).
     /// Counts and viewers are written independently: one store down keeps only its own share pending (and is not
     /// tried again in this flush). Within each slice viewers go first: a roll-up that reads a day's row after this
     /// flush's counts then finds this flush's viewers in the sketch it copies.
@@ -271,16 +281,19 @@ public final class Plays: Service, Sendable {
             if slice > 0, let pause, !Task.isCancelled { try? await Task.sleep(for: pause) }
             var counts: [PlayKey: PlayCounts] = [:]
             var viewers: [PlayKey: Set<UInt64>] = [:]
-            for index in (slice * size)..<min(entries.count, (slice + 1) * size) {
-                let (key, tally) = entries[index]
-                if tally.counts != PlayCounts() { counts[key] = tally.counts }
-                if !tally.viewers.isEmpty { viewers[key] = tally.viewers }
-                // Freed slice by slice, not all at the end in one piece.
-                entries[index] = (Self.written, PlayBatch.Tally())
+            writtenViewers.withLock { writtenViewers in
+                for index in (slice * size)..<min(entries.count, (slice + 1) * size) {
+                    let (key, tally) = entries[index]
+                    if tally.counts != PlayCounts() { counts[key] = tally.counts }
+                    if !tally.viewers.isEmpty, let unwritten = writtenViewers.unwritten(tally.viewers, of: key) { viewers[key] = unwritten }
+                    // Freed slice by slice, not all at the end in one piece.
+                    entries[index] = (Self.written, PlayBatch.Tally())
+                }
             }
             if !viewers.isEmpty {
                 await attempt(unlessDown: &sketchesDown, "cannot write viewer sketches yet; kept for the next flush") {
                     try await sketches.add(viewers, keepDays: configuration.sketchDays)
+                    writtenViewers.withLock { $0.remember(viewers) }
                 } orKeep: {
                     keep(viewers: viewers)
                 }
@@ -335,9 +348,10 @@ public final class Plays: Service, Sendable {
                 keys[day] = SipHashKey(bytes)
             }
         }
-        sharedKeys.withLock { $0 = keys }
+        let fetched = keys
+        sharedKeys.withLock { $0 = fetched }
         for bound in batches.values {
-            bound.eventLoop.execute { bound.value.keys = keys }
+            bound.eventLoop.execute { bound.value.keys = fetched }
         }
     }
 
