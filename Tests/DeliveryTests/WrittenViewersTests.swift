@@ -14,7 +14,7 @@ import Testing
     static let today = PlayDay(unixSeconds: now)
 
     /// Prepared before the first play by its caller, as the server does: a viewer is hashed with the day's shared key.
-    static func plays(_ fixture: DeliveryFixture, sketches: RecordingSketches, remembered: Int = 300_000) -> Plays {
+    static func plays(_ fixture: DeliveryFixture, sketches: RecordingSketches, remembered: Int = 150_000) -> Plays {
         var configuration = Plays.Configuration()
         configuration.rememberedViewers = remembered
         return Plays(

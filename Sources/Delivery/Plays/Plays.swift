@@ -43,9 +43,10 @@ public final class Plays: Service, Sendable {
         /// default; the contract asks 5 s). A shutdown's flush writes at once.
         public var writeSpread: Duration = .seconds(1)
         /// (Generation-day, viewer) pairs remembered as already in their sketch, so that a repeat viewer is not sent
-        /// to Redis again (`WrittenViewers`); 0 sends every flush's viewers. Default 300,000: about 4 MiB of
-        /// fingerprints (a `Set` of 2¹⁹ slots).
-        public var rememberedViewers: Int = 300_000
+        /// to Redis again (`WrittenViewers`); 0 sends every flush's viewers. Default 150,000: about 2 MiB of
+        /// fingerprints (a `Set` of 2¹⁸ slots), beside the 58–62 MiB the gateway holds under load (README § Gateway
+        /// under load: RSS ≤ 64 MiB).
+        public var rememberedViewers: Int = 150_000
         /// How long they are remembered: a sketch Redis lost is refilled by its viewers' next plays after at most
         /// this long. Default 10 minutes.
         public var rememberViewersFor: Duration = .seconds(600)

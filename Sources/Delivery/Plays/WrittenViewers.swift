@@ -7,7 +7,7 @@
 /// README § Issue 17's targets).
 ///
 /// What is remembered is a 64-bit fingerprint per pair, not the pair: a new pair is taken for a written one with a
-/// chance of `count ÷ 2⁶⁴` (2 × 10⁻¹⁴ at the default bound), which leaves one viewer out of an estimate whose standard
+/// chance of `count ÷ 2⁶⁴` (10⁻¹⁴ at the default bound), which leaves one viewer out of an estimate whose standard
 /// error is 0.81 % anyway. Forgetting is always safe (the pair is sent again, and the sketch ignores it), so the memory
 /// is bounded by dropping everything:
 /// - when it holds `capacity` fingerprints;
