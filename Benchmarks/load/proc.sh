@@ -1,0 +1,12 @@
+# Sourced by Benchmarks/load/run, ab and flush-sql: the one place the scripts read a process's CPU from /proc.
+
+# utime+stime (clock ticks) summed over the given pids, all threads of each; a pid that has exited counts 0 (a
+# backend that ends within a window takes its ticks with it).
+proc_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t="$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null)"
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
