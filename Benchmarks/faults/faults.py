@@ -428,6 +428,16 @@ def main():
     failures = verdict(summary)
     for failure in failures:
         log(f"FAILED: {failure}")
+    if jobs_left:
+        # Why the worker did not finish, before the work folder (and the logs in it) goes: the jobs' own last errors
+        # and the end of the worker's log.
+        errors = psql(environment, "SELECT count(*) || ' × ' || coalesce(last_error, '(no error recorded)') FROM mirror_jobs "
+                                   f"WHERE request_id LIKE '{run_id}-w-%' GROUP BY last_error ORDER BY count(*) DESC LIMIT 5")
+        for line in errors.strip().splitlines():
+            log(f"mirror job error: {line}")
+        with open(worker.log_path, "rb") as log_file:
+            for line in log_file.read().decode(errors="replace").strip().splitlines()[-20:]:
+                log(f"worker log: {line}")
     return 1 if failures else 0
 
 
