@@ -111,7 +111,10 @@ struct ShareLinkTests {
         #expect(try await TestHTTP.request("\(server.edgeURL)/s/\(String(repeating: "a", count: 22))%2F").status == 404)
         #expect(try await TestHTTP.request("\(server.edgeURL)/s/\(String(repeating: "a", count: 22))", method: "POST").status == 405)
 
-        let expiring = try await share(server, id: id, ttl: 1)
+        // A share's expiry is a whole second (`expires_at` read as Unix seconds, as S3 reads `X-Amz-Date`), so it lives
+        // between ttl - 1 and ttl seconds: a 1 s share made late in a second can be over before the first visit. With
+        // 2 s it is open for at least one more second, and over within 2 s of being made.
+        let expiring = try await share(server, id: id, ttl: 2)
         #expect(try await TestHTTP.request("\(server.edgeURL)/s/\(expiring.code)").status == 302)
         try await Task.sleep(for: .milliseconds(2100))
         let expired = try await TestHTTP.request("\(server.edgeURL)/s/\(expiring.code)")
