@@ -8,8 +8,9 @@
 -- blocks). With c=64 a steady server completes about req/s ÷ 1000 each millisecond; a flush that stalls it shows as
 -- a run of low or missing milliseconds every period. One wrk thread only (-t1): the file is opened per thread.
 --
--- It is how the play flush's stalls were found (README § Where the tail comes from): at 70,000 req/s, 150–200 ms
--- of low milliseconds every 2.1 s, matched by `perf sched` to the flush's runs of 4–8 ms on the gateway's core.
+-- It is how the play flush's stalls were found (Benchmarks/load/results/issue-17.md, Where the tail comes from):
+-- at 70,000 req/s, 150–200 ms of low milliseconds every 2.1 s, matched by `perf sched` to the flush's runs of
+-- 4–8 ms on the gateway's core.
 -- Its own LuaJIT garbage collection shows as short dips every ~80 ms, with any server.
 local ffi = require("ffi")
 ffi.cdef([[

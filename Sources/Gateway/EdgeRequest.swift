@@ -27,7 +27,7 @@ public enum EdgeRequest {
     /// Everything here works on the target's contiguous UTF-8 bytes (`memchr`, `memcmp`), then cuts the id and the
     /// query out of the string at the offsets found: the generic `starts(with:)` and `elementsEqual` over a
     /// `Substring.UTF8View` took about 0.15 µs of a `/healthz` and 8 % of its reference counts (`perf` profiles,
-    /// README § Issue 17's targets, side by side: the cuts of 2026-12-05).
+    /// README § Benchmarks: What each cut bought, 8622bbb).
     public static func parse(uri: String) -> (route: EdgeRoute, query: Substring) {
         let utf8 = uri.utf8
         guard let parts = utf8.withContiguousStorageIfAvailable({ split(UnsafeRawBufferPointer($0)) }) else {

@@ -8,7 +8,7 @@
 //
 // SPIN_NS (default 0) busy-waits that many nanoseconds per request before answering: a stand-in for a server's own
 // work, so that the floor can be run at another server's CPU cost per request (how a tail's shape depends on that
-// cost alone, with no other difference: README § Where the tail comes from).
+// cost alone, with no other difference: Benchmarks/load/results/issue-17.md, Where the tail comes from).
 import NIOCore
 import NIOPosix
 

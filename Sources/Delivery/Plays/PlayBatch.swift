@@ -15,8 +15,8 @@ final class PlayBatch {
     ///
     /// It carries the id's hash, made once per play and compared before the id: a dictionary compares the key of every
     /// occupied slot its probe passes, and with thousands of generation-days in a batch that was two or three id
-    /// comparisons (a `memcmp` call each) per play, more than the hashing (README § Issue 17's targets, side by side:
-    /// the cuts of 2026-12-05).
+    /// comparisons (a `memcmp` call each) per play, more than the hashing (README § Benchmarks: What each cut bought,
+    /// d791a7d).
     struct Key: Hashable {
         let requestID: Substring
         let day: PlayDay

@@ -38,8 +38,8 @@ public final class Plays: Service, Sendable {
         ///
         /// In the load benchmark (10,000 generation-days a flush; Postgres, Redis and the gateway on one core) a flush
         /// written at once was about 90 ms of work (this process, Postgres, Redis) in 4–8 ms runs, each a stall of
-        /// every request in flight: p99 was 4.4 × the mean latency. Spread in slices it was 2.6 × (README § Where the
-        /// tail comes from). A play is written at most `flushInterval + writeSpread` after it is counted (3 s by
+        /// every request in flight: p99 was 4.4 × the mean latency. Spread in slices it was 2.6 × (README § Benchmarks:
+        /// What each cut bought, d318d4b). A play is written at most `flushInterval + writeSpread` after it is counted (3 s by
         /// default; the contract asks 5 s). A shutdown's flush writes at once.
         public var writeSpread: Duration = .seconds(1)
         /// (Generation-day, viewer) pairs remembered as already in their sketch, so that a repeat viewer is not sent

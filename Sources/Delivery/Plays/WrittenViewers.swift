@@ -4,7 +4,7 @@
 /// Adding a viewer a sketch already holds changes none of its registers: the write is pure cost, and on a busy
 /// gateway most of a flush's viewers are such repeats (in the load benchmark, all of them after the first flush:
 /// 10,000 generation-days of one viewer each, every 2 s, were 0.3 µs of Redis's CPU per request on the gateway's core;
-/// README § Issue 17's targets).
+/// README § Benchmarks: What each cut bought, da55444).
 ///
 /// What is remembered is a 64-bit fingerprint per pair, not the pair: a new pair is taken for a written one with a
 /// chance of `count ÷ 2⁶⁴` (10⁻¹⁴ at the default bound), which leaves one viewer out of an estimate whose standard
