@@ -6,8 +6,8 @@ import NIOHTTP1
 ///
 /// The edge writes its few response shapes itself rather than through `HTTPHeaders` and `HTTPResponseEncoder`:
 /// that path cost a header array, a promise and three pipeline writes per request (with it gone, `/healthz` measured
-/// 41 → 19–27 µs of CPU per request; Benchmarks/load/results/NOTEBOOK.md, build 78fb5ab). Every value written is built here or in
-/// `EdgeService` from encoded parts, so no CR or LF can reach a header.
+/// 41 → 19–27 µs of CPU per request; Benchmarks/load/results/NOTEBOOK.md, build 78fb5ab). Every value written is
+/// built here or in `EdgeService` from encoded parts, so no CR or LF can reach a header.
 struct EdgeReply {
     enum Caching: Equatable {
         case noStore
