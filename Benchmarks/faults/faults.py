@@ -78,15 +78,19 @@ class Usher:
         self.process = subprocess.Popen([self.binary, "serve", "--roles", self.roles], env=self.environment,
                                         stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
 
+    def log_tail(self, count):
+        """The last `count` lines of its log."""
+        with open(self.log_path, "rb") as log_file:
+            return log_file.read().decode(errors="replace").strip().splitlines()[-count:]
+
     def signal(self, number, wait=30):
         started = time.monotonic()
         early = self.process.poll()
         if early is not None:
             # It died before the fault: a finding, with the end of its log to say why.
             self.log.close()
-            with open(self.log_path, "rb") as log_file:
-                tail = log_file.read().decode(errors="replace").strip().splitlines()[-5:]
-            raise SystemExit(f"faults: usher --roles {self.roles} had exited ({early}) before signal {number}:\n" + "\n".join(tail))
+            raise SystemExit(f"faults: usher --roles {self.roles} had exited ({early}) before signal {number}:\n"
+                             + "\n".join(self.log_tail(5)))
         self.process.send_signal(number)
         try:
             code = self.process.wait(timeout=wait)
@@ -435,9 +439,8 @@ def main():
                                    f"WHERE request_id LIKE '{run_id}-w-%' GROUP BY last_error ORDER BY count(*) DESC LIMIT 5")
         for line in errors.strip().splitlines():
             log(f"mirror job error: {line}")
-        with open(worker.log_path, "rb") as log_file:
-            for line in log_file.read().decode(errors="replace").strip().splitlines()[-20:]:
-                log(f"worker log: {line}")
+        for line in worker.log_tail(20):
+            log(f"worker log: {line}")
     return 1 if failures else 0
 
 
