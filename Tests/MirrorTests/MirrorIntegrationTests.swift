@@ -344,6 +344,39 @@ final class MirrorIntegrationTests: Sendable {
         try await server.stop()
     }
 
+    @Test func aStoreThatRefusesConnectionsCostsOneRetryNotTheVideo() async throws {
+        // A worker whose S3 endpoint refuses every connection (port 1 on loopback: nothing listens there).
+        let id = uniqueID("s3down")
+        let size = 300_000
+        let broken = try await server(["S3_ENDPOINT": "http://127.0.0.1:1"])
+        let body = FalSigner.okBody(requestID: id, url: "\(fal.base)/files/\(id)?size=\(size)", fileSize: size)
+        let started = Date()
+        #expect(try await deliver(broken, requestID: id, body: body).status == 200)
+        // The attempt fails (within the client's 10 s connect timeout, not the upload's deadline) and says why;
+        // the generation is not FAILED: storage trouble is worth a retry.
+        var row: [String: Any]?
+        for _ in 0..<300 {
+            row = try await generation(broken, id)
+            if row?["last_error"] is String { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let failedAfter = Date().timeIntervalSince(started)
+        let error = try #require(row?["last_error"] as? String, "no attempt recorded an error in 30 s: \(String(describing: row))")
+        #expect(error.contains("S3") || error.contains("storage"), "\(error)")
+        #expect(error.lowercased().contains("refused") || error.lowercased().contains("connect"), "\(error)")
+        #expect(failedAfter < 15, "the attempt took \(failedAfter) s to fail")
+        #expect(row?["status"] as? String != "FAILED" && row?["status"] as? String != "COMPLETED", "\(String(describing: row))")
+        try await broken.stop()
+
+        // The store is reachable again (a worker with the right endpoint): the retry completes the same job.
+        let healthy = try await server()
+        let done = try #require(try await settled(healthy, id, within: 30))
+        #expect(done["status"] as? String == "COMPLETED", "\(done)")
+        #expect((done["attempts"] as? Int ?? 0) >= 2, "\(done)")
+        #expect(try await storedObject(healthy, key: "videos/\(id).mp4").body.count == size)
+        try await healthy.stop()
+    }
+
     @Test func usherMirrorAndBackfillCommands() async throws {
         let server = try await server()
         let id = uniqueID("cli")
