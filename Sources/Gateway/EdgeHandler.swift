@@ -33,10 +33,8 @@ import Darwin
 /// - a request the decoder refuses (`EdgeRequestError`: unparsable, too large, a body, a method the edge does not
 ///   take) is answered after the answers still owed, and the connection closes (what follows cannot be trusted to
 ///   frame a request).
-final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, RemovableChannelHandler {
+final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     /// Complete requests that may wait behind one being answered before reading pauses.
     static var maximumQueued: Int { 16 }
@@ -259,7 +257,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         metrics.record(uri: head.uri, status: reply.status.code, started: started, finished: finished)
         if close {
             closing = true
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+            connectionGuard.send(buffer, thenClose: true)
         } else {
             outbound = buffer
             if buffer.readableBytes >= Self.flushThreshold { flushIfNeeded(context: context) }
@@ -284,7 +282,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
         guard let buffer = outbound.take() else { return }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        connectionGuard.send(buffer)
         if buffer.capacity <= Self.maximumSpareCapacity { spare = buffer }
         if !writable { updateReading(context: context) }
     }
@@ -306,7 +304,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelDuplexHandler, Removab
         // Behind the answers of this read not yet written.
         var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
         reply.encode(into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: date.now)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        connectionGuard.send(buffer, thenClose: true)
         let now = NIODeadline.now()
         metrics.record(uri: "", status: reply.status.code, started: now, finished: now)
     }
