@@ -168,4 +168,22 @@ import ViewerAuth
         #expect(try edge.written().isEmpty)
         #expect(edge.cache.waiting == 0, "the queued request behind it is dropped, not asked")
     }
+
+    /// The handler and the reply callback it hands the responder hold each other: closing the connection must free
+    /// the handler, at once when no answer waits, and once the waiting answer arrives otherwise (thousands of
+    /// connections a minute would otherwise leak one handler each).
+    @Test(arguments: [false, true])
+    func aClosedConnectionsHandlerIsFreed(whileAnAnswerWaits: Bool) async throws {
+        let edge = try await Edge.make()
+        weak var handler = try edge.channel.pipeline.syncOperations.handler(type: EdgeHandler<EdgeService>.self)
+        #expect(handler != nil)
+        edge.cache.holding = whileAnAnswerWaits
+        try edge.send(Edge.get("/v/vid-a"))
+        #expect(edge.cache.waiting == (whileAnAnswerWaits ? 1 : 0))
+        try edge.channel.close().wait()
+        edge.channel.embeddedEventLoop.run()
+        edge.cache.release()
+        edge.channel.embeddedEventLoop.run()
+        #expect(handler == nil, "the closed connection's handler is still referenced")
+    }
 }
