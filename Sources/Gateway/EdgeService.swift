@@ -33,6 +33,8 @@ public final class EdgeService: EdgeResponder, Sendable {
     private let reportOnly: ReportOnlyLog
     private let presigns = Counter(label: "usher_presigns_total")
     private let tokenCaches: [ObjectIdentifier: LoopBound<TokenCache>]
+    /// Empty without `PRESIGN_WINDOW`.
+    let windowedURLs: [ObjectIdentifier: LoopBound<WindowedURLs>]
     private let group: any EventLoopGroup
 
     public init(
@@ -52,10 +54,15 @@ public final class EdgeService: EdgeResponder, Sendable {
         self.readiness = readiness
         self.group = group
         var caches: [ObjectIdentifier: LoopBound<TokenCache>] = [:]
+        var urls: [ObjectIdentifier: LoopBound<WindowedURLs>] = [:]
         for loop in group.makeIterator() {
             caches[ObjectIdentifier(loop)] = LoopBound(TokenCache(capacity: configuration.tokenCacheCapacity), eventLoop: loop)
+            if presigner.signingWindow > 0 {
+                urls[ObjectIdentifier(loop)] = LoopBound(WindowedURLs(capacity: configuration.windowedURLCapacity), eventLoop: loop)
+            }
         }
         self.tokenCaches = caches
+        self.windowedURLs = urls
     }
 
     static func unixNow() -> Int64 { Int64(time(nil)) }
@@ -213,12 +220,12 @@ public final class EdgeService: EdgeResponder, Sendable {
         reply: PendingReply
     ) -> Answer {
         if let outcome = lookup.cached(id, on: loop) {
-            let reply = decide(outcome, id: id, grant: grant, download: download, now: now)
+            let reply = decide(outcome, id: id, grant: grant, download: download, now: now, on: loop)
             recordPlay(reply, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
             return .now(reply)
         }
         lookup.resolve(id, on: loop) { outcome in
-            let answer = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow())
+            let answer = self.decide(outcome, id: id, grant: grant, download: download, now: Self.unixNow(), on: loop)
             self.recordPlay(answer, id: id, shareCode: nil, subject: grant?.subject, play: play, on: loop)
             reply.send(answer)
         }
@@ -278,7 +285,9 @@ public final class EdgeService: EdgeResponder, Sendable {
         return grant
     }
 
-    private func decide(_ outcome: LookupOutcome, id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64) -> EdgeReply {
+    private func decide(
+        _ outcome: LookupOutcome, id: Substring, grant: ViewerGrant?, download: EdgeRequest.Download, now: Int64, on loop: any EventLoop
+    ) -> EdgeReply {
         let record: DeliveryRecord
         switch outcome {
         case .unavailable: return dependencyDown
@@ -303,7 +312,7 @@ public final class EdgeService: EdgeResponder, Sendable {
         if revocations.takesDown(id, now: now) { return .problem(.gone) }
         if download == .invalid { return .problem(.badDownload) }
         if let refusal = undeliverable(record) { return refusal }
-        return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false)
+        return redirect(to: record, download: download, ttl: configuration.presignTTL, now: now, shared: false, on: loop)
     }
 
     var dependencyDown: EdgeReply {
@@ -353,7 +362,7 @@ public final class EdgeService: EdgeResponder, Sendable {
                         let now = Self.unixNow()
                         let ttl = Int(min(Int64(self.configuration.presignTTL), share.expiresAt - now))
                         guard ttl > 0 else { return .problem(.shareGone) }
-                        let reply = self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true)
+                        let reply = self.redirect(to: record, download: download, ttl: ttl, now: now, shared: true, on: loop)
                         self.recordPlay(reply, id: share.requestID[...], shareCode: code, subject: nil, play: play, on: loop)
                         return reply
                     }
@@ -381,7 +390,9 @@ public final class EdgeService: EdgeResponder, Sendable {
     }
 
     /// The 302 to the object. A share's redirect is `no-store`: a revoked share must stop at once, even behind a cache.
-    private func redirect(to record: DeliveryRecord, download: EdgeRequest.Download, ttl: Int, now: Int64, shared: Bool) -> EdgeReply {
+    private func redirect(
+        to record: DeliveryRecord, download: EdgeRequest.Download, ttl: Int, now: Int64, shared: Bool, on loop: any EventLoop
+    ) -> EdgeReply {
         guard let key = record.objectKey else { return .problem(.gone) }
         var overrides = ResponseOverrides.none
         if case .attachment(let filename) = download {
@@ -396,8 +407,14 @@ public final class EdgeService: EdgeResponder, Sendable {
             ttl = Int(min(Int64(ttl), credentialsExpireAt - now))
             guard ttl > 0 else { return dependencyDown }
         }
+        // The window's URL, signed once per window and object (WindowedURLs): for a plain `/v` whose TTL is the
+        // configured one (temporary credentials near their end cut it).
+        let windowed = shared || overrides != .none || ttl != configuration.presignTTL ? nil : windowedURLs[ObjectIdentifier(loop)]?.value
+        let signingTime = presigner.signingTime(at: now, bucketed: !shared)
         // A share's URL must end with the share: it is signed at `now`, outside the signing window (CONTRACT § /s).
-        guard var presigned = try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: !shared) else {
+        let kept = windowed?.url(key: key, signingTime: signingTime)
+        guard var presigned = kept ?? (try? presigner.presignedGET(key: key, ttl: ttl, now: now, overrides: overrides, bucketed: !shared))
+        else {
             return .problem(.gone)
         }
         // A windowed URL lives up to the window longer than the TTL: near the credentials' expiry, sign at `now`.
@@ -406,6 +423,8 @@ public final class EdgeService: EdgeResponder, Sendable {
                 return .problem(.gone)
             }
             presigned = exact
+        } else if kept == nil, let windowed {
+            windowed.store(presigned, key: key, signingTime: signingTime)
         }
         presigns.increment()
         return .redirect(to: presigned.url, caching: shared ? .noStore : .privateMaxAge(max(0, Int(presigned.expiresAt - now) - 60)))

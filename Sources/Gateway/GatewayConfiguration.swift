@@ -14,6 +14,9 @@ public struct GatewayConfiguration: Sendable {
     public var originFallbackHosts: [HostPattern] = [HostPattern("fal.media")!, HostPattern("*.fal.media")!]
     /// Verified tokens remembered per event loop. Default 10,000.
     public var tokenCacheCapacity: Int = 10_000
+    /// With `PRESIGN_WINDOW` set, the objects whose current window's URL is remembered per event loop (about half a
+    /// kilobyte each). Default 10,000.
+    public var windowedURLCapacity: Int = 10_000
     /// `Retry-After` for a video still being mirrored. Default 5 s.
     public var retryAfterNotReady: Int = 5
     /// `Retry-After` when Redis and Postgres both fail. Default 2 s.

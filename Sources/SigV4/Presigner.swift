@@ -82,7 +82,7 @@ public final class Presigner: Sendable {
         guard ttl >= 1, expires <= Self.maximumExpiry else {
             throw SigV4Error(.invalidExpiry, "presigned URL expiry must be between 1 and \(Self.maximumExpiry - window) seconds, got \(ttl)")
         }
-        let signingTime = window > 0 ? now.floorDiv(Int64(window)) * Int64(window) : now
+        let signingTime = signingTime(at: now, bucketed: bucketed)
         var key = key
         var disposition = overrides.contentDisposition
         var contentType = overrides.contentType
@@ -96,6 +96,13 @@ public final class Presigner: Sendable {
         }
         guard let url else { throw SigV4Error(.invalidKey, "object key must be 1 to 1024 bytes of UTF-8") }
         return PresignedURL(url: url, expiresAt: signingTime + Int64(expires))
+    }
+
+    /// When a URL presigned at `now` says it was signed (`X-Amz-Date`): the start of the signing window, or `now`
+    /// itself without one (or with `bucketed: false`). URLs of one key signed at the same time are the same URL.
+    public func signingTime(at now: Int64, bucketed: Bool = true) -> Int64 {
+        let window = bucketed ? signingWindow : 0
+        return window > 0 ? now.floorDiv(Int64(window)) * Int64(window) : now
     }
 
     private func write(

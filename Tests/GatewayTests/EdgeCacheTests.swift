@@ -1,12 +1,15 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
+@testable import SigV4
 import Testing
 import ViewerAuth
 
 @testable import Delivery
 @testable import Gateway
 
-/// The per-loop caches behind `/v`: verified tokens (`TokenCache`) and records (`LocalCache`).
+/// The per-loop caches behind `/v`: verified tokens (`TokenCache`), records (`LocalCache`) and, with `PRESIGN_WINDOW`,
+/// the window's URLs (`WindowedURLs`).
 @Suite struct EdgeCacheTests {
     private static let grant = ViewerGrant(subject: "viewer", tokenID: nil, videoIDs: ["vid-1"], owner: nil, expiresAt: 2_000)
 
@@ -166,5 +169,71 @@ extension EdgeCacheTests {
         // Full; five expire. The next five stores sweep them instead of evicting live tokens.
         for n in 0..<5 { cache.store(Self.grant, token: "h.p.newcomer-\(n)-signature", validUntil: 2_030, now: 1_500) }
         for token in live { #expect(cache.grant(for: token[...], signature: Self.signature(of: token), now: 1_500) != nil) }
+    }
+
+    private static func url(_ text: String, expiresAt: Int64 = 2_000) -> PresignedURL { PresignedURL(url: text, expiresAt: expiresAt) }
+
+    @Test func aWindowsURLIsKeptForThatWindowOnly() {
+        let urls = WindowedURLs(capacity: 10)
+        urls.store(Self.url("https://s3.test/usher/videos/a.mp4?w=1"), key: "videos/a.mp4", signingTime: 3_600)
+        #expect(urls.url(key: "videos/a.mp4", signingTime: 3_600) == Self.url("https://s3.test/usher/videos/a.mp4?w=1"))
+        #expect(urls.url(key: "videos/a.mp4", signingTime: 7_200) == nil, "the next window signs anew")
+        #expect(urls.url(key: "videos/b.mp4", signingTime: 3_600) == nil)
+        urls.store(Self.url("https://s3.test/usher/videos/a.mp4?w=2"), key: "videos/a.mp4", signingTime: 7_200)
+        #expect(urls.url(key: "videos/a.mp4", signingTime: 7_200) == Self.url("https://s3.test/usher/videos/a.mp4?w=2"))
+        #expect(urls.count == 1)
+    }
+
+    @Test func windowedURLsStayWithinTheirCapacityDroppingPastWindowsFirst() {
+        let urls = WindowedURLs(capacity: 4)
+        for n in 0..<2 { urls.store(Self.url("old-\(n)"), key: "videos/old-\(n).mp4", signingTime: 3_600) }
+        for n in 0..<2 { urls.store(Self.url("live-\(n)"), key: "videos/live-\(n).mp4", signingTime: 7_200) }
+        // Full: the next window's newcomers take the past window's places, not the live ones'.
+        for n in 0..<2 { urls.store(Self.url("new-\(n)"), key: "videos/new-\(n).mp4", signingTime: 7_200) }
+        for n in 0..<2 { #expect(urls.url(key: "videos/live-\(n).mp4", signingTime: 7_200) == Self.url("live-\(n)")) }
+        for n in 0..<20 {
+            urls.store(Self.url("more-\(n)"), key: "videos/more-\(n).mp4", signingTime: 7_200)
+            #expect(urls.count <= 4)
+            #expect(urls.url(key: "videos/more-\(n).mp4", signingTime: 7_200) == Self.url("more-\(n)"))
+        }
+    }
+
+    /// Through the edge: with a window, a plain `/v` is signed once per window and object and every answer in the
+    /// window carries that URL, the one the presigner makes for the window; a download's variant is signed each time
+    /// and not kept; without a window nothing is kept.
+    @Test func withASigningWindowTheEdgeSignsOncePerWindowAndObject() async throws {
+        let edge = try await EdgePendingAnswerTests.Edge.make(signingWindow: 3_600)
+        edge.cache.holding = false
+        let loop = edge.channel.embeddedEventLoop
+        let kept = { edge.service.windowedURLs[ObjectIdentifier(loop)]?.value.count }
+        let before = Int64(Date().timeIntervalSince1970)
+        try edge.send(EdgePendingAnswerTests.Edge.get("/v/vid-a"), EdgePendingAnswerTests.Edge.get("/v/vid-a"))
+        let after = Int64(Date().timeIntervalSince1970)
+        let locations = try Self.locations(edge.written())
+        #expect(locations.count == 2)
+        #expect(kept() == 1)
+        let expected = try Set([before, after].map { now in
+            try edge.service.presigner.presignedGET(key: "videos/vid-a.mp4", ttl: 900, now: now).url
+        })
+        #expect(locations.allSatisfy { expected.contains($0) }, "\(locations) not among \(expected)")
+        if expected.count == 1 { #expect(locations[0] == locations[1]) }
+
+        try edge.send(EdgePendingAnswerTests.Edge.get("/v/vid-a?download=1"), EdgePendingAnswerTests.Edge.get("/v/vid-b"))
+        let more = try Self.locations(edge.written())
+        #expect(more.count == 2)
+        #expect(more[0].contains("response-content-disposition="))
+        #expect(kept() == 2, "vid-b's plain URL is kept; the download's is not")
+        _ = try edge.channel.finish()
+
+        let unwindowed = try await EdgePendingAnswerTests.Edge.make()
+        unwindowed.cache.holding = false
+        try unwindowed.send(EdgePendingAnswerTests.Edge.get("/v/vid-a"))
+        #expect(try Self.locations(unwindowed.written()).count == 1)
+        #expect(unwindowed.service.windowedURLs.isEmpty)
+        _ = try unwindowed.channel.finish()
+    }
+
+    private static func locations(_ text: String) -> [String] {
+        text.components(separatedBy: "\r\n").compactMap { line in line.hasPrefix("Location: ") ? String(line.dropFirst(10)) : nil }
     }
 }

@@ -55,12 +55,14 @@ import ViewerAuth
     struct Edge {
         let channel: EmbeddedChannel
         let cache: HeldCache
+        let service: EdgeService
 
         static let ids = ["vid-a", "vid-b", "vid-c"]
         /// A key nobody signs with: the videos are public, no request carries a token.
         static let jwks = #"{"keys":[{"kty":"oct","kid":"k1","k":"WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo"}]}"#
 
-        static func make() async throws -> Edge {
+        /// `signingWindow`: the presigner's `PRESIGN_WINDOW`.
+        static func make(signingWindow: Int = 0) async throws -> Edge {
             let fixture = DeliveryFixture()
             for id in ids {
                 try await fixture.registerCompleted(id, visibility: .public)
@@ -82,7 +84,7 @@ import ViewerAuth
                 redis: try RedisClient(url: "redis://127.0.0.1:1/0", group: loop, logger: logger),
                 postgres: PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher"), logger: logger))
             let service = EdgeService(
-                configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3),
+                configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3, signingWindow: signingWindow),
                 keys: ViewerKeys(ViewerTokenVerifier(keySet: try ViewerKeySet(jwks: Array(Self.jwks.utf8)))),
                 lookup: GenerationLookup(configuration: configuration, cache: cache, store: fixture.store, group: loop),
                 shares: fixture.shares, revocations: fixture.revocations, rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
@@ -90,7 +92,7 @@ import ViewerAuth
             let channel = EmbeddedChannel(loop: loop)
             try service.install(on: channel)
             try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
-            return Edge(channel: channel, cache: cache)
+            return Edge(channel: channel, cache: cache, service: service)
         }
 
         func send(_ requests: String...) throws {

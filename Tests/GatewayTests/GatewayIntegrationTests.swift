@@ -68,6 +68,40 @@ struct GatewayIntegrationTests {
         try await server.stop()
     }
 
+    /// With PRESIGN_WINDOW the edge signs a video's URL once per window and answers the same URL until the window
+    /// ends (WindowedURLs): the repeated one is as good as the first for SeaweedFS, and its Cache-Control still
+    /// counts down to its expiry.
+    @Test func aSigningWindowsURLIsReusedAndWorks() async throws {
+        let server = try await TestServer.start(["PRESIGN_WINDOW": "3600"])
+        let (id, _) = try await privateVideo(server)
+        let token = try server.token(videoIDs: [id])
+        var answers: [(location: String, maxAge: Int?)] = []
+        for _ in 0..<3 {
+            let redirect = try await TestHTTP.request("\(server.edgeURL)/v/\(id)?token=\(token)")
+            #expect(redirect.status == 302)
+            let maxAge = redirect.header("Cache-Control").flatMap { Int($0.replacingOccurrences(of: "private, max-age=", with: "")) }
+            answers.append((try #require(redirect.header("Location")), maxAge))
+        }
+        let query = { (location: String) in URLComponents(string: location)?.queryItems ?? [] }
+        for (location, maxAge) in answers {
+            let items = query(location)
+            let signedAt = try #require(items.first { $0.name == "X-Amz-Date" }?.value)
+            #expect(items.first { $0.name == "X-Amz-Expires" }?.value == "4500", "TTL + window")
+            // Signed at the window's start (a whole hour), and valid until an hour and a quarter after it.
+            #expect(signedAt.hasSuffix("0000Z"), "\(signedAt)")
+            let expiresIn = try #require(maxAge)
+            #expect((900 - 60 - 5...4500 - 60).contains(expiresIn), "max-age \(expiresIn)")
+        }
+        // The same window (the hour did not turn between the requests): the same URL, every time.
+        if Set(answers.map { query($0.location).first { $0.name == "X-Amz-Date" }?.value }).count == 1 {
+            #expect(Set(answers.map(\.location)).count == 1, "\(answers.map(\.location))")
+        }
+        let object = try await TestHTTP.request(try #require(answers.last?.location))
+        #expect(object.status == 200)
+        #expect(object.body == Self.video)
+        try await server.stop()
+    }
+
     @Test func publicVideoRedirectsUnsignedToThePublicBase() async throws {
         let server = try await TestServer.start(["PUBLIC_BASE_URL": "https://cdn.example.com/"])
         let id = uniqueID()
