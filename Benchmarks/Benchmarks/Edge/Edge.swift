@@ -32,6 +32,10 @@ let benchmarks: @Sendable () -> Void = {
             try measure(benchmark, try world.edge(countingPlays: counting), world.requests)
         }
     }
+    // PRESIGN_WINDOW on: each video's URL signed once per window and reused (WindowedURLs).
+    Benchmark("GET /v 302, plays counted, PRESIGN_WINDOW 300 s") { benchmark in
+        try measure(benchmark, try world.edge(countingPlays: true, signingWindow: 300), world.requests)
+    }
     // The other paths issue 17 counts, plays counted as in production: the floor, a record read from the shared
     // cache on every request (the in-process cache off; the in-memory store stands in for Redis's reply), and a 401.
     Benchmark("GET /healthz 200") { benchmark in
@@ -113,7 +117,8 @@ final class EdgeWorld: Sendable {
 
     /// A fresh edge on an `EmbeddedChannel`, warmed by one request per id (token verified and cached, records in the
     /// in-process cache, each id-day in the loop's play batch), as a connection under load finds it.
-    func edge(countingPlays: Bool, localCache: Bool = true) throws -> Edge {
+    /// `signingWindow`: `PRESIGN_WINDOW` (0: off, each URL signed per request).
+    func edge(countingPlays: Bool, localCache: Bool = true, signingWindow: Int = 0) throws -> Edge {
         let loop = EmbeddedEventLoop()
         var lookupConfiguration = GenerationLookup.Configuration()
         lookupConfiguration.localTTL = localCache ? .seconds(3600) : .zero
@@ -127,7 +132,7 @@ final class EdgeWorld: Sendable {
             postgres: PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher"), logger: logger))
         let plays = countingPlays ? Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: loop, logger: logger) : nil
         let service = EdgeService(
-            configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3), keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
+            configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3, signingWindow: signingWindow), keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
             lookup: lookup, shares: fixture.shares, revocations: fixture.revocations,
             rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
             readiness: readiness, plays: plays, group: loop, logger: logger)
