@@ -409,7 +409,9 @@ public final class EdgeService: EdgeResponder, Sendable {
         }
         // The window's URL, signed once per window and object (WindowedURLs): for a plain `/v` whose TTL is the
         // configured one (temporary credentials near their end cut it).
-        let windowed = shared || overrides != .none || ttl != configuration.presignTTL ? nil : windowedURLs[ObjectIdentifier(loop)]?.value
+        let windowed =
+            windowedURLs.isEmpty || shared || overrides != .none || ttl != configuration.presignTTL
+            ? nil : windowedURLs[ObjectIdentifier(loop)]?.value
         let signingTime = presigner.signingTime(at: now, bucketed: !shared)
         // A share's URL must end with the share: it is signed at `now`, outside the signing window (CONTRACT § /s).
         let kept = windowed?.url(key: key, signingTime: signingTime)
