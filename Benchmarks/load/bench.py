@@ -424,6 +424,7 @@ CASES = [
     ("usher-one-node-cluster-cache-off", "Usher on a one-node Redis Cluster (every slot on one master), cache off"),
     ("usher-cache-on", "Usher, in-process cache on (default 2 s)"),
     ("usher-healthz", "Usher `/healthz` (same process; expects 200: the floor, no token, lookup or signing)"),
+    ("usher-cache-on-window", "Usher, cache on, `PRESIGN_WINDOW=300` (each video's URL signed once per window, not per request)"),
     ("nio-floor", "SwiftNIO floor (Benchmarks/Floor/EdgeFloor: no decoder, nginx-302's answer as fixed bytes)"),
     ("nio-floor-at-usher-cost", "SwiftNIO floor spun to Usher's cached `/v` cost (EdgeFloor with SPIN_NS: the same CPU per request, no other work)"),
     ("nginx-302", "nginx `return 302`"),
