@@ -206,14 +206,17 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     /// Writes and flushes the answers of the handler behind, from the guard's own place in the pipeline, the one next
     /// to the socket; `thenClose`: the connection closes once they are written. The guard looks at no write, and
     /// passing each answer through it (a write and a flush, each a pipeline hop with its reference counts) cost a
-    /// few retains and releases per request on the edge (README § What each cut bought).
-    public func send(_ buffer: ByteBuffer, thenClose: Bool = false) {
-        guard let context else { return }
+    /// few retains and releases per request on the edge (README § What each cut bought). False, and nothing
+    /// written, once the guard has left the pipeline: the caller then writes from its own place.
+    @discardableResult
+    public func send(_ buffer: ByteBuffer, thenClose: Bool = false) -> Bool {
+        guard let context else { return false }
         guard thenClose else {
             context.writeAndFlush(NIOAny(buffer), promise: nil)
-            return
+            return true
         }
         context.writeAndFlush(NIOAny(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        return true
     }
 
     /// The problem a parser error answers: an oversized URL 414, any other oversized head 431, anything else 400.

@@ -9,8 +9,8 @@ import Darwin
 #endif
 
 /// One HTTP/1.1 connection of the edge listener, behind `ConnectionGuard`: reads requests with the edge's decoder
-/// (`EdgeRequestDecoder`), asks `EdgeService` for each answer and writes it as one buffer (`EdgeReply.encode`), on the
-/// connection's event loop.
+/// (`EdgeRequestDecoder`), asks `EdgeService` for each answer and encodes it into one buffer (`EdgeReply.encode`),
+/// which the guard writes from its place next to the socket (`ConnectionGuard.send`), on the connection's event loop.
 ///
 /// The decoder runs here, on the bytes as they arrive, rather than in a `ByteToMessageHandler` in front: that
 /// handler's generic decode loop, a pipeline hop and the cast of each request out of `NIOAny` cost about 0.4 µs per
@@ -260,7 +260,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         metrics.record(uri: head.uri, status: reply.status.code, started: started, finished: finished)
         if close {
             closing = true
-            connectionGuard.send(buffer, thenClose: true)
+            send(buffer, thenClose: true, context: context)
         } else {
             outbound = buffer
             if buffer.readableBytes >= Self.flushThreshold { flushIfNeeded(context: context) }
@@ -285,9 +285,20 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
 
     private func flushIfNeeded(context: ChannelHandlerContext) {
         guard let buffer = outbound.take() else { return }
-        connectionGuard.send(buffer)
+        send(buffer, thenClose: false, context: context)
         if buffer.capacity <= Self.maximumSpareCapacity { spare = buffer }
         if !writable { updateReading(context: context) }
+    }
+
+    /// Through the guard (`ConnectionGuard.send`); from this handler's own place should the guard have left the
+    /// pipeline, so that an answer, and a close that follows it, is never dropped.
+    private func send(_ buffer: ByteBuffer, thenClose: Bool, context: ChannelHandlerContext) {
+        if connectionGuard.send(buffer, thenClose: thenClose) { return }
+        guard thenClose else {
+            context.writeAndFlush(NIOAny(buffer), promise: nil)
+            return
+        }
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
     }
 
     /// Refuses what cannot be answered (unparsable, a body): after the answers still owed, then the connection closes.
@@ -307,7 +318,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         // Behind the answers of this read not yet written.
         var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 256 + reply.body.utf8.count)
         reply.encode(into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: date.now)
-        connectionGuard.send(buffer, thenClose: true)
+        send(buffer, thenClose: true, context: context)
         let now = NIODeadline.now()
         metrics.record(uri: "", status: reply.status.code, started: now, finished: now)
     }

@@ -10,14 +10,13 @@ import SigV4
 ///
 /// Only the plain URL is kept: a download's variant (`response-content-disposition`) and a share's URL (signed at
 /// `now`, CONTRACT § /s) are signed each time. The presigner is fixed for the process's life, so an entry is right
-/// for as long as its window; a full table drops its entries from windows already over, then one entry per new one.
+/// for as long as its window. The table holds one window: a URL of an earlier window can never be served again, so
+/// the table empties when the window turns, and a table full within a window drops one entry per new one (a
+/// filter of the whole table on every store would cost a copy of it per miss once more videos than fit are asked).
 final class WindowedURLs {
-    private struct Entry {
-        let signingTime: Int64
-        let url: PresignedURL
-    }
-
-    private var entries: [String: Entry] = [:]
+    private var entries: [String: PresignedURL] = [:]
+    /// The signing time (window start) of every entry.
+    private var window: Int64 = .min
     private let capacity: Int
 
     init(capacity: Int) {
@@ -28,15 +27,21 @@ final class WindowedURLs {
 
     /// The URL kept for `key`, when it was signed at `signingTime` (the current window's start).
     func url(key: String, signingTime: Int64) -> PresignedURL? {
-        guard let entry = entries[key], entry.signingTime == signingTime else { return nil }
-        return entry.url
+        guard signingTime == window else { return nil }
+        return entries[key]
     }
 
+    /// Keeps `url`, signed at `signingTime`, for `key`. A store for an earlier window than the table's (the clock
+    /// stepped back) is not kept.
     func store(_ url: PresignedURL, key: String, signingTime: Int64) {
-        if entries.count >= capacity && entries[key] == nil {
-            entries = entries.filter { $0.value.signingTime >= signingTime }
-            if entries.count >= capacity { entries.remove(at: entries.startIndex) }
+        if signingTime != window {
+            guard signingTime > window else { return }
+            entries.removeAll(keepingCapacity: true)
+            window = signingTime
         }
-        entries[key] = Entry(signingTime: signingTime, url: url)
+        if entries.count >= capacity && entries[key] == nil {
+            entries.remove(at: entries.startIndex)
+        }
+        entries[key] = url
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
-@testable import SigV4
 import Testing
 import ViewerAuth
 
 @testable import Delivery
 @testable import Gateway
+@testable import SigV4
 
 /// The per-loop caches behind `/v`: verified tokens (`TokenCache`), records (`LocalCache`) and, with `PRESIGN_WINDOW`,
 /// the window's URLs (`WindowedURLs`).
@@ -176,58 +176,82 @@ extension EdgeCacheTests {
     @Test func aWindowsURLIsKeptForThatWindowOnly() {
         let urls = WindowedURLs(capacity: 10)
         urls.store(Self.url("https://s3.test/usher/videos/a.mp4?w=1"), key: "videos/a.mp4", signingTime: 3_600)
+        urls.store(Self.url("https://s3.test/usher/videos/b.mp4?w=1"), key: "videos/b.mp4", signingTime: 3_600)
         #expect(urls.url(key: "videos/a.mp4", signingTime: 3_600) == Self.url("https://s3.test/usher/videos/a.mp4?w=1"))
         #expect(urls.url(key: "videos/a.mp4", signingTime: 7_200) == nil, "the next window signs anew")
-        #expect(urls.url(key: "videos/b.mp4", signingTime: 3_600) == nil)
+        #expect(urls.url(key: "videos/c.mp4", signingTime: 3_600) == nil)
+        // The window turns: the earlier window's URLs can never be served again, and go.
         urls.store(Self.url("https://s3.test/usher/videos/a.mp4?w=2"), key: "videos/a.mp4", signingTime: 7_200)
         #expect(urls.url(key: "videos/a.mp4", signingTime: 7_200) == Self.url("https://s3.test/usher/videos/a.mp4?w=2"))
+        #expect(urls.url(key: "videos/b.mp4", signingTime: 3_600) == nil)
         #expect(urls.count == 1)
+        // A store for an earlier window (the clock stepped back) is not kept, and the current window's stay.
+        urls.store(Self.url("https://s3.test/usher/videos/b.mp4?w=1"), key: "videos/b.mp4", signingTime: 3_600)
+        #expect(urls.url(key: "videos/b.mp4", signingTime: 3_600) == nil)
+        #expect(urls.url(key: "videos/a.mp4", signingTime: 7_200) == Self.url("https://s3.test/usher/videos/a.mp4?w=2"))
     }
 
-    @Test func windowedURLsStayWithinTheirCapacityDroppingPastWindowsFirst() {
+    /// More videos in one window than fit: one entry leaves per new one, and the newest is always served.
+    @Test func windowedURLsStayWithinTheirCapacity() {
         let urls = WindowedURLs(capacity: 4)
-        for n in 0..<2 { urls.store(Self.url("old-\(n)"), key: "videos/old-\(n).mp4", signingTime: 3_600) }
-        for n in 0..<2 { urls.store(Self.url("live-\(n)"), key: "videos/live-\(n).mp4", signingTime: 7_200) }
-        // Full: the next window's newcomers take the past window's places, not the live ones'.
-        for n in 0..<2 { urls.store(Self.url("new-\(n)"), key: "videos/new-\(n).mp4", signingTime: 7_200) }
-        for n in 0..<2 { #expect(urls.url(key: "videos/live-\(n).mp4", signingTime: 7_200) == Self.url("live-\(n)")) }
         for n in 0..<20 {
-            urls.store(Self.url("more-\(n)"), key: "videos/more-\(n).mp4", signingTime: 7_200)
-            #expect(urls.count <= 4)
-            #expect(urls.url(key: "videos/more-\(n).mp4", signingTime: 7_200) == Self.url("more-\(n)"))
+            urls.store(Self.url("url-\(n)"), key: "videos/\(n).mp4", signingTime: 7_200)
+            #expect(urls.count == min(n + 1, 4))
+            #expect(urls.url(key: "videos/\(n).mp4", signingTime: 7_200) == Self.url("url-\(n)"))
         }
+        let kept = (0..<20).filter { urls.url(key: "videos/\($0).mp4", signingTime: 7_200) != nil }
+        #expect(kept.count == 4)
     }
 
-    /// Through the edge: with a window, a plain `/v` is signed once per window and object and every answer in the
-    /// window carries that URL, the one the presigner makes for the window; a download's variant is signed each time
-    /// and not kept; without a window nothing is kept.
+    /// Through the edge: with a window, a plain `/v` is answered with the URL the presigner makes for the window, and
+    /// it is the table's (a URL planted there is what is served); a download's variant is signed each time and not
+    /// kept; without a window nothing is kept.
     @Test func withASigningWindowTheEdgeSignsOncePerWindowAndObject() async throws {
-        let edge = try await EdgePendingAnswerTests.Edge.make(signingWindow: 3_600)
+        typealias Edge = EdgePendingAnswerTests.Edge
+        let edge = try await Edge.make(signingWindow: 3_600)
         edge.cache.holding = false
         let loop = edge.channel.embeddedEventLoop
-        let kept = { edge.service.windowedURLs[ObjectIdentifier(loop)]?.value.count }
+        let table = try #require(edge.service.windowedURLs[ObjectIdentifier(loop)]?.value)
         let before = Int64(Date().timeIntervalSince1970)
-        try edge.send(EdgePendingAnswerTests.Edge.get("/v/vid-a"), EdgePendingAnswerTests.Edge.get("/v/vid-a"))
+        try edge.send(Edge.get("/v/vid-a"), Edge.get("/v/vid-a"))
         let after = Int64(Date().timeIntervalSince1970)
         let locations = try Self.locations(edge.written())
         #expect(locations.count == 2)
-        #expect(kept() == 1)
-        let expected = try Set([before, after].map { now in
-            try edge.service.presigner.presignedGET(key: "videos/vid-a.mp4", ttl: 900, now: now).url
-        })
+        #expect(table.count == 1)
+        let expected = try Set(
+            [before, after].map { now in
+                try edge.service.presigner.presignedGET(key: "videos/vid-a.mp4", ttl: 900, now: now).url
+            })
         #expect(locations.allSatisfy { expected.contains($0) }, "\(locations) not among \(expected)")
         if expected.count == 1 { #expect(locations[0] == locations[1]) }
 
-        try edge.send(EdgePendingAnswerTests.Edge.get("/v/vid-a?download=1"), EdgePendingAnswerTests.Edge.get("/v/vid-b"))
+        // What a plain `/v` serves is the table's: a URL planted for vid-c in the current window is the answer (tried
+        // again should the hour turn between planting and answering).
+        var planted = false
+        for _ in 0..<3 where !planted {
+            let window = edge.service.presigner.signingTime(at: Int64(Date().timeIntervalSince1970))
+            let url = PresignedURL(url: "https://s3.test/usher/videos/vid-c.mp4?planted", expiresAt: window + 4_500)
+            table.store(url, key: "videos/vid-c.mp4", signingTime: window)
+            try edge.send(Edge.get("/v/vid-c"))
+            let served = try Self.locations(edge.written())
+            guard edge.service.presigner.signingTime(at: Int64(Date().timeIntervalSince1970)) == window else { continue }
+            #expect(served == [url.url])
+            planted = true
+        }
+        #expect(planted)
+
+        // A download is signed with its disposition and not kept: the plain URL that follows is still the plain one.
+        try edge.send(Edge.get("/v/vid-a?download=1"), Edge.get("/v/vid-a"), Edge.get("/v/vid-b"))
         let more = try Self.locations(edge.written())
-        #expect(more.count == 2)
+        #expect(more.count == 3)
         #expect(more[0].contains("response-content-disposition="))
-        #expect(kept() == 2, "vid-b's plain URL is kept; the download's is not")
+        #expect(!more[1].contains("response-content-disposition=") && more[1].contains("/videos/vid-a.mp4?"), "\(more[1])")
+        #expect(table.count == 3, "vid-a's, vid-c's and vid-b's plain URLs")
         _ = try edge.channel.finish()
 
-        let unwindowed = try await EdgePendingAnswerTests.Edge.make()
+        let unwindowed = try await Edge.make()
         unwindowed.cache.holding = false
-        try unwindowed.send(EdgePendingAnswerTests.Edge.get("/v/vid-a"))
+        try unwindowed.send(Edge.get("/v/vid-a"))
         #expect(try Self.locations(unwindowed.written()).count == 1)
         #expect(unwindowed.service.windowedURLs.isEmpty)
         _ = try unwindowed.channel.finish()

@@ -68,9 +68,9 @@ struct GatewayIntegrationTests {
         try await server.stop()
     }
 
-    /// With PRESIGN_WINDOW the edge signs a video's URL once per window and answers the same URL until the window
-    /// ends (WindowedURLs): the repeated one is as good as the first for SeaweedFS, and its Cache-Control still
-    /// counts down to its expiry.
+    /// With PRESIGN_WINDOW every `/v` of a video in one window answers the same URL, signed at the window's start
+    /// (since WindowedURLs, from the edge's table after the first): SeaweedFS serves the repeated one, and each
+    /// answer's Cache-Control stays within what the URL has left. `EdgeCacheTests` shows the table is what serves it.
     @Test func aSigningWindowsURLIsReusedAndWorks() async throws {
         let server = try await TestServer.start(["PRESIGN_WINDOW": "3600"])
         let (id, _) = try await privateVideo(server)

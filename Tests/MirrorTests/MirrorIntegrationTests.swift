@@ -344,7 +344,7 @@ final class MirrorIntegrationTests: Sendable {
         try await server.stop()
     }
 
-    @Test func aStoreThatRefusesConnectionsCostsOneRetryNotTheVideo() async throws {
+    @Test func aStoreThatRefusesConnectionsCostsAnAttemptNotTheVideo() async throws {
         // A worker whose S3 endpoint refuses every connection (port 1 on loopback: nothing listens there).
         let id = uniqueID("s3down")
         let size = 300_000
@@ -355,16 +355,16 @@ final class MirrorIntegrationTests: Sendable {
         // The attempt fails (within the client's 10 s connect timeout, not the upload's deadline) and says why;
         // the generation is not FAILED: storage trouble is worth a retry.
         var row: [String: Any]?
-        for _ in 0..<300 {
+        for _ in 0..<600 {
             row = try await generation(broken, id)
             if row?["last_error"] is String { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let failedAfter = Date().timeIntervalSince(started)
-        let error = try #require(row?["last_error"] as? String, "no attempt recorded an error in 30 s: \(String(describing: row))")
+        let error = try #require(row?["last_error"] as? String, "no attempt recorded an error in 60 s: \(String(describing: row))")
         #expect(error.contains("S3") || error.contains("storage"), "\(error)")
         #expect(error.lowercased().contains("refused") || error.lowercased().contains("connect"), "\(error)")
-        #expect(failedAfter < 15, "the attempt took \(failedAfter) s to fail")
+        #expect(failedAfter < 30, "the attempt took \(failedAfter) s to fail (the connect timeout is 10 s)")
         #expect(row?["status"] as? String != "FAILED" && row?["status"] as? String != "COMPLETED", "\(String(describing: row))")
         try await broken.stop()
 

@@ -132,7 +132,8 @@ final class EdgeWorld: Sendable {
             postgres: PQClient(configuration: PostgresConfiguration(url: "postgres://usher@127.0.0.1:1/usher"), logger: logger))
         let plays = countingPlays ? Plays(ledger: InMemoryPlayLedger(), sketches: InMemorySketches(), group: loop, logger: logger) : nil
         let service = EdgeService(
-            configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3, signingWindow: signingWindow), keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
+            configuration: GatewayConfiguration(), presigner: try Presigner(configuration: s3, signingWindow: signingWindow),
+            keys: ViewerKeys(ViewerTokenVerifier(keySet: keySet)),
             lookup: lookup, shares: fixture.shares, revocations: fixture.revocations,
             rateLimiter: RateLimiter(configuration: .init(rate: 0), redis: nil),
             readiness: readiness, plays: plays, group: loop, logger: logger)
