@@ -211,11 +211,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     @discardableResult
     public func send(_ buffer: ByteBuffer, thenClose: Bool = false) -> Bool {
         guard let context else { return false }
-        guard thenClose else {
-            context.writeAndFlush(NIOAny(buffer), promise: nil)
-            return true
-        }
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        context.send(buffer, thenClose: thenClose)
         return true
     }
 
@@ -233,7 +229,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
             into: &buffer, version: .http1_1, headOnly: false, connection: .close, date: HTTPDate.format(Int64(time(nil))))
         paused = true
         held = nil
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        context.send(buffer, thenClose: true)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -287,5 +283,17 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         arm(at: min(deadline ?? .distantFuture, now + step), context: context)
+    }
+}
+
+extension ChannelHandlerContext {
+    /// Writes and flushes `buffer` from this context's place in the pipeline; `thenClose`: the channel closes once it
+    /// is written. The one way the edge and the guard send an answer, and the answer that ends a connection.
+    func send(_ buffer: ByteBuffer, thenClose: Bool) {
+        guard thenClose else {
+            writeAndFlush(NIOAny(buffer), promise: nil)
+            return
+        }
+        writeAndFlush(NIOAny(buffer)).whenComplete { [channel] _ in channel.close(promise: nil) }
     }
 }

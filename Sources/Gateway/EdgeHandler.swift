@@ -293,12 +293,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     /// Through the guard (`ConnectionGuard.send`); from this handler's own place should the guard have left the
     /// pipeline, so that an answer, and a close that follows it, is never dropped.
     private func send(_ buffer: ByteBuffer, thenClose: Bool, context: ChannelHandlerContext) {
-        if connectionGuard.send(buffer, thenClose: thenClose) { return }
-        guard thenClose else {
-            context.writeAndFlush(NIOAny(buffer), promise: nil)
-            return
-        }
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        if !connectionGuard.send(buffer, thenClose: thenClose) { context.send(buffer, thenClose: thenClose) }
     }
 
     /// Refuses what cannot be answered (unparsable, a body): after the answers still owed, then the connection closes.

@@ -171,6 +171,21 @@ import ViewerAuth
         #expect(edge.cache.waiting == 0, "the queued request behind it is dropped, not asked")
     }
 
+    /// Answers are written from the guard's place (`ConnectionGuard.send`); with the guard out of the pipeline the
+    /// handler writes them itself, and an answer that ends the connection still closes it.
+    @Test func withTheGuardGoneAnswersAreStillWrittenAndCloseTheConnection() async throws {
+        let edge = try await Edge.make()
+        edge.cache.holding = false
+        let connectionGuard = try edge.channel.pipeline.syncOperations.handler(type: ConnectionGuard.self)
+        try edge.channel.pipeline.syncOperations.removeHandler(connectionGuard).wait()
+        try edge.send(Edge.get("/v/vid-a"), Edge.get("/healthz"))
+        #expect(Self.answers(try edge.written()) == ["302 videos/vid-a.mp4", "200"])
+        #expect(edge.channel.isActive)
+        try edge.send("GET /healthz HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
+        #expect(Self.answers(try edge.written()) == ["200"])
+        #expect(!edge.channel.isActive, "the answer to `Connection: close` closes the connection")
+    }
+
     /// The handler and the reply callback it hands the responder hold each other: closing the connection must free
     /// the handler, at once when no answer waits, and once the waiting answer arrives otherwise (thousands of
     /// connections a minute would otherwise leak one handler each).
