@@ -28,6 +28,7 @@ let package = Package(
             name: "Edge",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "FloorHandler",
                 .product(name: "Delivery", package: "usher"),
                 .product(name: "DeliveryTesting", package: "usher"),
                 .product(name: "Gateway", package: "usher"),
@@ -48,10 +49,17 @@ let package = Package(
         .executableTarget(
             name: "EdgeFloor",
             dependencies: [
+                "FloorHandler",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Floor/EdgeFloor"
+        ),
+        // The floor's handler, shared by EdgeFloor and the Edge micro-benchmark's floor case.
+        .target(
+            name: "FloorHandler",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Floor/FloorHandler"
         ),
     ]
 )

@@ -2,6 +2,7 @@ import Benchmark
 import Delivery
 import DeliveryTesting
 import Dispatch
+import FloorHandler
 import Foundation
 @_spi(Benchmarks) import Gateway
 import Logging
@@ -40,6 +41,12 @@ let benchmarks: @Sendable () -> Void = {
     // cache on every request (the in-process cache off; the in-memory store stands in for Redis's reply), and a 401.
     Benchmark("GET /healthz 200") { benchmark in
         try measure(benchmark, try world.edge(countingPlays: true), [world.healthz])
+    }
+    // What is under it: EdgeFloor's handler (no decoder, nginx-302's answer as fixed bytes) on the same
+    // `EmbeddedChannel`, so the difference is the edge's own work per `/healthz`, which load runs measure only within
+    // their noise (README § Where the remaining cost sits).
+    Benchmark("GET, the NIO floor's handler (no decoder, a fixed answer)") { benchmark in
+        try measure(benchmark, try world.floor(), [world.healthz], expecting: "HTTP/1.1 302")
     }
     Benchmark("GET /v 302, record from the shared cache (local cache off)") { benchmark in
         try measure(benchmark, try world.edge(countingPlays: true, localCache: false), world.requests)
@@ -146,6 +153,17 @@ final class EdgeWorld: Sendable {
             guard answer.hasPrefix("HTTP/1.1 302") else { fatalError("edge benchmark: expected a 302, got \(answer.prefix(200))") }
         }
         return edge
+    }
+}
+
+extension EdgeWorld {
+    /// `Benchmarks/load/run`'s `nio-floor` server's handler on an `EmbeddedChannel`, answering what nginx answers.
+    func floor() throws -> Edge {
+        let channel = EmbeddedChannel(loop: EmbeddedEventLoop())
+        try channel.pipeline.syncOperations.addHandler(
+            FloorHandler(answer: nginx302Answer(location: "http://127.0.0.1:8333/usher/r/bench-load-00001.mp4")))
+        try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
+        return Edge(channel: channel)
     }
 }
 
