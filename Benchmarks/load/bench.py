@@ -537,6 +537,9 @@ def load_case(d, name):
     w["rps"] = w["requests"] / (w["duration_us"] / 1e6)
     tick_us = 1e6 / x["clk_tck"]
     w["server_cpu_us_per_req"] = x["server_ticks"] * tick_us / max(1, w["requests"])
+    # Older runs' extra.json has no user/system split.
+    w["server_user_us_per_req"] = (
+        x["server_user_ticks"] * tick_us / max(1, w["requests"]) if x.get("server_user_ticks") is not None else None)
     w["redis_cpu_us_per_req"] = x["redis_ticks"] * tick_us / max(1, w["requests"]) if x.get("redis_ticks") is not None else None
     w["cpu0_busy"] = x["cpu0_busy_ticks"] / max(1, x["cpu0_total_ticks"])
     w["cpu1_busy"] = x["cpu1_busy_ticks"] / max(1, x["cpu1_total_ticks"])
@@ -628,6 +631,26 @@ def cmd_report(a):
             redis_io = f"{c['redis_io_syscalls'] / n:.2f}" if c.get("redis_io_syscalls") is not None else "–"
             redis_sw = f"{c['redis_switches'] / n:.3f}" if c.get("redis_switches") is not None else "–"
             L.append(f"| {label} | {c['server_io_syscalls'] / n:.2f} | {c['server_switches'] / n:.3f} | {redis_io} | {redis_sw} |")
+        L.append("")
+
+    if any(c and c.get("server_user_us_per_req") is not None for c in cases.values()):
+        L.append("## User and system time per request")
+        L.append("")
+        L.append("The server CPU column split in two, from the same /proc/PID/stat reads (utime and stime, same window): the "
+                 "kernel's part is mostly loopback TCP and epoll, which every server here pays alike, so the user part is "
+                 "where one server's own code differs from another's (issue 17's `/healthz` line).")
+        L.append("")
+        L.append("| Case | user µs/req | system µs/req | user − SwiftNIO floor's |")
+        L.append("|---|---:|---:|---:|")
+        floor = cases.get("nio-floor")
+        floor_user = floor.get("server_user_us_per_req") if floor else None
+        for name, label in CASES:
+            c = cases[name]
+            if not c or c.get("server_user_us_per_req") is None:
+                continue
+            user = c["server_user_us_per_req"]
+            above = f"{user - floor_user:+.2f}" if floor_user is not None and name != "nio-floor" else "–"
+            L.append(f"| {label} | {user:.2f} | {c['server_cpu_us_per_req'] - user:.2f} | {above} |")
         L.append("")
 
     peer = cases.get(PEER)

@@ -10,3 +10,14 @@ proc_ticks() {
   done
   echo "$total"
 }
+
+# utime alone (clock ticks), summed the same way: the user-space part of proc_ticks, where a server's own code runs
+# (the kernel's part, stime, is mostly loopback TCP and epoll, the same for any server here).
+proc_user_ticks() {
+  local total=0 pid t
+  for pid in "$@"; do
+    t="$(awk '{ sub(/^.*\) /, ""); print $12 }' "/proc/$pid/stat" 2>/dev/null)"
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
